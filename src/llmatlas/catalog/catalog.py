@@ -1,0 +1,112 @@
+"""The merged catalog: built-in files, then the user directory, then ``--catalog DIR``.
+
+A later file that defines an id already present *overrides* that entry whole (a user can fix a
+price); it may also ``extends:`` a built-in id to change a few blocks only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from llmatlas.catalog.loader import LoadedFile, builtin_files, load_file
+from llmatlas.catalog.schema import Developer, ExchangeRate, Model, Reference
+from llmatlas.errors import InputError, UnknownModelError
+from llmatlas.paths import user_models_dir
+
+
+@dataclass
+class Catalog:
+    models: dict[str, Model] = field(default_factory=dict)
+    developers: dict[str, Developer] = field(default_factory=dict)
+    references: dict[tuple[str, str], Reference] = field(default_factory=dict)  # (origin, id)
+    exchange_rates: list[ExchangeRate] = field(default_factory=list)
+    overridden: dict[str, str] = field(default_factory=dict)  # id -> origin it replaced
+    _aliases: dict[str, str] = field(default_factory=dict)
+
+    def add(self, loaded: LoadedFile) -> None:
+        self.developers.setdefault(loaded.developer.id, loaded.developer)
+        for ref in loaded.references.values():
+            self.references[(loaded.path, ref.id)] = ref
+        self.exchange_rates.extend(loaded.exchange_rates)
+        for m in loaded.models:
+            if m.id in self.models and self.models[m.id].origin != loaded.path:
+                self.overridden[m.id] = self.models[m.id].origin or "?"
+            self.models[m.id] = m
+            for alias in m.aliases:
+                self._aliases[alias.lower()] = m.id
+
+    def __iter__(self) -> Iterator[Model]:
+        return iter(self.models.values())
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def get(self, model_id: str) -> Model:
+        """The model with this id or alias; an unknown id suggests near matches."""
+        key = model_id.strip().lower()
+        if key in self.models:
+            return self.models[key]
+        if key in self._aliases:
+            return self.models[self._aliases[key]]
+        names = list(self.models) + list(self._aliases)
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+        close += [n for n in names if key and key in n and n not in close]
+        seen: list[str] = []
+        for n in close:
+            target = self._aliases.get(n, n)
+            if target not in seen:
+                seen.append(target)
+        raise UnknownModelError(model_id, seen[:5])
+
+    def reference(self, model: Model, source: str) -> Reference | None:
+        """The declared reference a block cites, if ``source`` is a reference id."""
+        return self.references.get((model.origin or "", source))
+
+    def source_url(self, model: Model, source: str) -> str:
+        ref = self.reference(model, source)
+        if ref is None:
+            return source
+        return ref.url or ref.title
+
+    def usd_per(self, currency: str, on: dt.date | None = None) -> ExchangeRate | None:
+        """The most recent exchange rate for ``currency`` known on ``on``."""
+        if currency == "USD":
+            return None
+        when = on or dt.date.today()
+        rates = [r for r in self.exchange_rates if r.currency == currency and (r.as_of or dt.date.min) <= when]
+        return max(rates, key=lambda r: r.as_of or dt.date.min) if rates else None
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_catalog(extra_dirs: Sequence[str | Path] = (), *, include_user: bool = True) -> Catalog:
+    """Built-in catalog plus user overrides; raises InputError (file, line, field) on bad files."""
+    cat = Catalog()
+    loaded = _builtin()
+    for f in loaded:
+        cat.add(f)
+    dirs: list[Path] = [user_models_dir()] if include_user else []
+    for d in extra_dirs:
+        p = Path(d).expanduser()
+        if not p.is_dir():
+            raise InputError("catalog directory does not exist", path=p)
+        dirs.append(p)
+    for d in dirs:
+        for path in _yaml_files(d):
+            external = {m.id: m.model_dump(exclude={"origin", "developer"}) for m in cat}
+            cat.add(load_file(path, external))
+    return cat
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> tuple[LoadedFile, ...]:
+    return tuple(load_file(p) for p in builtin_files())

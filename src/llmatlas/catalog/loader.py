@@ -1,0 +1,255 @@
+"""Read catalog YAML files into validated models, with file:line on every error.
+
+Files are parsed with PyYAML's composer so each value keeps the line it came from; a pydantic
+error's location is mapped back to that line. Entries may ``extends: other-id`` to inherit every
+block of another entry (a chat tune shares its base model's architecture), and a block's ``source``
+may name a reference declared at the top of the file, whose URL and date it then inherits.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from llmatlas.catalog.schema import CatalogFile, Developer, ExchangeRate, Model, Reference, Sourced
+from llmatlas.errors import InputError
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class LoadedFile:
+    """One parsed file before its models are merged into a catalog."""
+
+    path: str
+    developer: Developer
+    references: dict[str, Reference]
+    exchange_rates: list[ExchangeRate]
+    models: list[Model]
+
+
+@dataclass
+class _Located:
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line(self, loc: Iterable[str | int]) -> int | None:
+        """The line of the deepest part of ``loc`` that the file spells out."""
+        parts = tuple(loc)
+        while parts:
+            if parts in self.lines:
+                return self.lines[parts]
+            parts = parts[:-1]
+        return self.lines.get((), None)
+
+
+def _walk(node: yaml.Node, data: Any, path: Path_, lines: dict[Path_, int], source: str) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise InputError(
+                    "duplicate key", path=source, line=key_node.start_mark.line + 1, field=_dotted((*path, key))
+                )
+            seen.add(key)
+            if key in data:
+                _walk(value_node, data[key], (*path, key), lines, source)
+    elif isinstance(node, yaml.SequenceNode) and isinstance(data, list):
+        for i, (child, item) in enumerate(zip(node.value, data, strict=False)):
+            _walk(child, item, (*path, i), lines, source)
+
+
+def parse_yaml(text: str, source: str) -> _Located:
+    """Parse YAML text, keeping the line of each value; syntax errors become InputError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return _Located(None)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise InputError(f"invalid YAML: {exc.problem or exc}", path=source, line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", path=source) from None
+    finally:
+        loader.dispose()
+    located = _Located(data)
+    _walk(node, data, (), located.lines, source)
+    return located
+
+
+def _dotted(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _first_error(exc: ValidationError, located: _Located, prefix: Path_, source: str) -> InputError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+    full = (*prefix, *loc)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (check the spelling; see docs/catalog.md)"
+    extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return InputError(msg + extra, path=source, line=located.line(full), field=_dotted(full))
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` wins; blocks (dicts) merge key by key, lists are replaced whole."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+_INHERIT_SKIP = {"id", "name", "aliases", "description", "extends", "variant_of"}
+
+
+def _resolve_extends(
+    raw: list[dict[str, Any]], located: _Located, source: str, external: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    by_id = {m.get("id"): m for m in raw if isinstance(m, dict)}
+    done: dict[str, dict[str, Any]] = {}
+
+    def resolve(i: int, entry: dict[str, Any], stack: tuple[str, ...]) -> dict[str, Any]:
+        parent_id = entry.get("extends")
+        if parent_id is None:
+            return entry
+        mid = str(entry.get("id"))
+        if parent_id in stack:
+            raise InputError(
+                "circular 'extends'", path=source, line=located.line(("models", i, "extends")), field="extends"
+            )
+        if parent_id in done:
+            parent = done[parent_id]
+        elif parent_id in by_id:
+            j = raw.index(by_id[parent_id])
+            parent = resolve(j, by_id[parent_id], (*stack, mid))
+        elif parent_id in external:
+            parent = external[parent_id]
+        else:
+            raise InputError(
+                f"'extends' names unknown model '{parent_id}'",
+                path=source,
+                line=located.line(("models", i, "extends")),
+                field=f"models[{i}].extends",
+            )
+        inherited = {k: v for k, v in parent.items() if k not in _INHERIT_SKIP}
+        merged = _deep_merge(inherited, {k: v for k, v in entry.items() if k != "extends"})
+        merged.setdefault("variant_of", parent_id)
+        return merged
+
+    out = []
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise InputError(
+                "each model must be a mapping", path=source, line=located.line(("models", i)), field=f"models[{i}]"
+            )
+        merged = resolve(i, entry, ())
+        done[str(entry.get("id"))] = merged
+        out.append(merged)
+    return out
+
+
+def _resolve_sources(obj: Any, refs: dict[str, Reference]) -> Any:
+    """Fill ``as_of`` of every block whose ``source`` names a reference; leave URLs as they are."""
+    if isinstance(obj, dict):
+        out = {k: _resolve_sources(v, refs) for k, v in obj.items()}
+        src = out.get("source")
+        if isinstance(src, str) and src in refs and out.get("as_of") is None:
+            out["as_of"] = refs[src].as_of
+        return out
+    if isinstance(obj, list):
+        return [_resolve_sources(v, refs) for v in obj]
+    return obj
+
+
+def _check_sources(model: Model, refs: dict[str, Reference], located: _Located, i: int, source: str) -> None:
+    """Every block needs a date and a source that is a reference id, a URL or a document path."""
+    for name, block in iter_blocks(model):
+        src = block.source
+        known = src in refs or "://" in src or src.startswith(("doi:", "arXiv:", "arxiv:", "file:", "/"))
+        field = f"models[{i}].{name}.source"
+        if not known:
+            raise InputError(
+                f"source '{src}' is neither a declared reference id nor a URL/document",
+                path=source,
+                line=located.line(("models", i, *name.split("."))),
+                field=field,
+            )
+        if block.as_of is None:
+            raise InputError(
+                "missing 'as_of' (give it, or cite a reference that has one)",
+                path=source,
+                line=located.line(("models", i, *name.split("."))),
+                field=f"models[{i}].{name}.as_of",
+            )
+
+
+def iter_blocks(model: Model) -> Iterator[tuple[str, Sourced]]:
+    """Every sourced block of a model, named like 'architecture' or 'benchmarks.2'."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Sourced):
+            yield name, value
+        elif isinstance(value, list):
+            for j, item in enumerate(value):
+                if isinstance(item, Sourced):
+                    yield f"{name}.{j}", item
+
+
+def load_file(path: str | Path, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile:
+    """Load and validate one catalog file; raises InputError naming file, line and field."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read catalog file: {exc}", path=p) from None
+    return load_text(text, str(p), external)
+
+
+def load_text(text: str, source: str, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile:
+    located = parse_yaml(text, source)
+    if not isinstance(located.data, dict):
+        raise InputError("a catalog file must be a mapping with 'developer' and 'models'", path=source, line=1)
+    try:
+        cat = CatalogFile.model_validate(located.data)
+    except ValidationError as exc:
+        raise _first_error(exc, located, (), source) from None
+    refs = {r.id: r for r in cat.references}
+    raw = _resolve_extends(cat.models, located, source, external or {})
+    models: list[Model] = []
+    for i, entry in enumerate(raw):
+        resolved = _resolve_sources(entry, refs)
+        resolved["developer"] = cat.developer.id
+        resolved["origin"] = source
+        try:
+            model = Model.model_validate(resolved)
+        except ValidationError as exc:
+            raise _first_error(exc, located, ("models", i), source) from None
+        _check_sources(model, refs, located, i, source)
+        models.append(model)
+    rates = [ExchangeRate.model_validate(_resolve_sources(r.model_dump(), refs)) for r in cat.exchange_rates]
+    return LoadedFile(source, cat.developer, refs, rates, models)
+
+
+def builtin_files() -> list[Path]:
+    """The YAML files shipped in the package, one per developer."""
+    root = resources.files("llmatlas.catalog") / "data"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))

@@ -1,0 +1,190 @@
+"""Flat rows for tables, ``--where`` expressions and ``--sort`` over the catalog.
+
+``--where`` takes a small, safe expression language parsed with :mod:`ast` (never ``eval``):
+comparisons, ``and``/``or``/``not``, ``in``, numbers, strings, ``None``/``True``/``False``, and the
+field names of :func:`row`. A comparison with an undisclosed (``None``) value is false, so
+``params_b < 10`` never matches a model whose size is unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import difflib
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from llmatlas.catalog.loader import iter_blocks
+from llmatlas.catalog.schema import Model
+from llmatlas.errors import InputError
+
+BENCHMARK_FIELDS = (
+    "mmlu",
+    "hellaswag",
+    "arc_challenge",
+    "arc_easy",
+    "truthfulqa",
+    "humaneval",
+    "gsm8k",
+    "mt_bench",
+    "ceval",
+    "cmmlu",
+)
+
+
+def row(m: Model) -> dict[str, Any]:
+    """The flat view of a model used by ``models`` tables, filters and sorting."""
+    price = m.current_price()
+    arch = m.architecture
+    access = m.access.modes if m.access else []
+    r: dict[str, Any] = {
+        "id": m.id,
+        "name": m.name,
+        "developer": m.developer,
+        "family": m.family,
+        "kind": m.kind,
+        "variant_of": m.variant_of,
+        "params_b": m.total_params_b,
+        "active_params_b": m.active_params_b,
+        "moe": bool(arch and arch.experts and arch.experts > 1),
+        "context": m.context_tokens,
+        "layers": arch.layers if arch else None,
+        "kv_heads": arch.resolved_kv_heads if arch else None,
+        "license": m.license.name if m.license else None,
+        "commercial": m.license.commercial_use if m.license else None,
+        "access": access,
+        "api": "api" in access,
+        "open_weights": "open_weights" in access,
+        "self_hostable": m.access.self_hostable if m.access else None,
+        "currency": price.currency if price else None,
+        "input_price": price.input_per_m if price else None,
+        "output_price": price.output_per_m if price else None,
+        "cached_input_price": price.cached_input_per_m if price else None,
+        "release": m.release.date if m.release else None,
+        "knowledge_cutoff": m.knowledge_cutoff.date if m.knowledge_cutoff else None,
+        "languages": m.languages.names if m.languages else [],
+        "chinese": m.languages.chinese if m.languages else None,
+        "multilingual": m.languages.multilingual if m.languages else None,
+        "fine_tuning": m.fine_tuning.available if m.fine_tuning else None,
+        "modalities": m.modalities.input if m.modalities else [],
+    }
+    for b in BENCHMARK_FIELDS:
+        score = m.benchmark(b)
+        r[b] = score.value if score else None
+    return r
+
+
+FIELDS = tuple(row(Model(id="x", name="x", family="x")).keys())
+
+_CMP: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: b is not None and a in b,
+    ast.NotIn: lambda a, b: b is not None and a not in b,
+}
+
+
+def _bad(msg: str, expr: str) -> InputError:
+    return InputError(f"{msg} in --where '{expr}'", field="where")
+
+
+def compile_where(expr: str) -> Callable[[dict[str, Any]], bool]:
+    """Parse ``expr`` once; the returned predicate evaluates it against a row."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise _bad(f"syntax error ({exc.msg})", expr) from None
+
+    def ev(node: ast.AST, r: dict[str, Any]) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body, r)
+        if isinstance(node, ast.BoolOp):
+            vals = (ev(v, r) for v in node.values)
+            return all(vals) if isinstance(node.op, ast.And) else any(vals)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return not ev(node.operand, r)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -ev(node.operand, r)
+        if isinstance(node, ast.Compare):
+            left = ev(node.left, r)
+            for op, comp in zip(node.ops, node.comparators, strict=True):
+                right = ev(comp, r)
+                fn = _CMP.get(type(op))
+                if fn is None:
+                    raise _bad("unsupported comparison", expr)
+                if type(op) not in (ast.Eq, ast.NotEq, ast.In, ast.NotIn) and (left is None or right is None):
+                    return False
+                try:
+                    if not fn(left, right):
+                        return False
+                except TypeError:
+                    return False
+                left = right
+            return True
+        if isinstance(node, ast.Name):
+            if node.id not in r:
+                close = difflib.get_close_matches(node.id, list(r), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else f"; fields: {', '.join(r)}"
+                raise _bad(f"unknown field '{node.id}'{hint}", expr)
+            return r[node.id]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
+            return node.value
+        if isinstance(node, ast.List | ast.Tuple):
+            return [ev(e, r) for e in node.elts]
+        raise _bad(f"unsupported expression '{ast.unparse(node)}'", expr)
+
+    # Validate names once against an empty row so a typo fails even on an empty catalog.
+    probe = dict.fromkeys(FIELDS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in probe and node.id not in ("True", "False", "None"):
+            ev(node, probe)
+        if isinstance(node, ast.Call | ast.Attribute | ast.Subscript | ast.Lambda | ast.BinOp):
+            raise _bad(f"unsupported expression '{ast.unparse(node)}'", expr)
+    return lambda r: bool(ev(tree, r))
+
+
+def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Sort by ``field`` (``-field`` for descending); undisclosed values always go last."""
+    desc = field.startswith("-")
+    key = field.lstrip("-+")
+    if key not in FIELDS:
+        close = difflib.get_close_matches(key, FIELDS, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise InputError(f"cannot sort by unknown field '{key}'.{hint}", field="sort")
+    known = [r for r in rows if r.get(key) is not None]
+    unknown = [r for r in rows if r.get(key) is None]
+    known.sort(key=lambda r: (r[key] if not isinstance(r[key], list) else len(r[key])), reverse=desc)
+    return known + unknown
+
+
+def select(models: Iterable[Model], where: str | None = None, sort: str | None = None) -> list[dict[str, Any]]:
+    rows = [row(m) for m in models]
+    if where:
+        pred = compile_where(where)
+        rows = [r for r in rows if pred(r)]
+    return sort_rows(rows, sort) if sort else rows
+
+
+def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None) -> list[dict[str, Any]]:
+    """Every sourced block whose ``as_of`` is more than ``days`` old."""
+    now = today or dt.date.today()
+    limit = now - dt.timedelta(days=days)
+    out = []
+    for m in models:
+        for name, block in iter_blocks(m):
+            if block.as_of and block.as_of < limit:
+                out.append(
+                    {
+                        "model": m.id,
+                        "fact": name,
+                        "as_of": block.as_of.isoformat(),
+                        "age_days": (now - block.as_of).days,
+                        "source": block.source,
+                    }
+                )
+    return out

@@ -1,0 +1,298 @@
+"""Pydantic schema of the model catalog.
+
+Every fact lives in a *sourced block*: a small group of related facts (the architecture, one price
+entry, one benchmark score, ...) carrying ``source`` (a URL, a document, or the id of a reference
+declared at the top of the developer file) and ``as_of`` (the date the fact was read or published).
+Unknown values stay ``None`` and are rendered as "undisclosed" — never 0, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+UNDISCLOSED = "undisclosed"
+
+Currency = Literal["USD", "CNY"]
+Access = Literal["api", "open_weights", "chat_product"]
+Kind = Literal["generative", "encoder", "embedding"]
+CommercialUse = Literal["yes", "no", "conditional"]
+Benchmark = Literal[
+    "mmlu",
+    "hellaswag",
+    "arc_challenge",
+    "arc_easy",
+    "truthfulqa",
+    "humaneval",
+    "gsm8k",
+    "mt_bench",
+    "ceval",
+    "cmmlu",
+    "winogrande",
+    "math",
+]
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+PosInt = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a catalog file must not silently drop a fact."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Reference(_Strict):
+    """A document that facts cite; declared once per developer file and referred to by id."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str
+    url: str | None = None
+    as_of: dt.date
+
+
+class Sourced(_Strict):
+    """Base of every block of facts: where the facts come from and when they were true."""
+
+    source: str = Field(min_length=1)
+    as_of: dt.date | None = None  # filled from the reference when ``source`` names one
+    note: str | None = None
+
+
+class Parameters(Sourced):
+    """Parameter counts in billions; ``None`` means the developer has not disclosed them."""
+
+    total_b: NonNegFloat | None = None
+    active_b: NonNegFloat | None = None  # MoE: parameters used per token
+
+    @model_validator(mode="after")
+    def _active_le_total(self) -> Parameters:
+        if self.total_b is not None and self.active_b is not None and self.active_b > self.total_b:
+            raise ValueError("active_b cannot exceed total_b")
+        return self
+
+
+class Architecture(Sourced):
+    """Shape of the network as published in the model's config file or paper."""
+
+    type: Literal["decoder", "encoder", "encoder-decoder"] = "decoder"
+    layers: PosInt | None = None
+    hidden_size: PosInt | None = None
+    intermediate_size: PosInt | None = None
+    attention_heads: PosInt | None = None
+    kv_heads: PosInt | None = None
+    head_dim: PosInt | None = None
+    vocab_size: PosInt | None = None
+    max_position_embeddings: PosInt | None = None
+    sliding_window: PosInt | None = None
+    # Every Nth layer attends globally, the others use the sliding window (Gemma 3: 6).
+    # None with a sliding_window set means every layer is windowed (Mistral 7B v0.1).
+    sliding_window_pattern: PosInt | None = None
+    experts: PosInt | None = None
+    active_experts: PosInt | None = None
+    position_encoding: Literal["rope", "alibi", "learned", "relative", "none"] | None = None
+    norm: str | None = None
+    activation: str | None = None
+    tied_embeddings: bool | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Architecture:
+        if self.kv_heads and self.attention_heads and self.attention_heads % self.kv_heads:
+            raise ValueError("attention_heads must be a multiple of kv_heads")
+        if self.active_experts and self.experts and self.active_experts > self.experts:
+            raise ValueError("active_experts cannot exceed experts")
+        return self
+
+    @property
+    def resolved_head_dim(self) -> int | None:
+        """head_dim if given, else hidden_size / attention_heads (the usual convention)."""
+        if self.head_dim:
+            return self.head_dim
+        if self.hidden_size and self.attention_heads:
+            return self.hidden_size // self.attention_heads
+        return None
+
+    @property
+    def resolved_kv_heads(self) -> int | None:
+        """kv_heads if given; plain multi-head attention otherwise."""
+        return self.kv_heads or self.attention_heads
+
+
+class Context(Sourced):
+    tokens: PosInt | None = None
+    max_output_tokens: PosInt | None = None
+
+
+class License(Sourced):
+    name: str
+    url: str | None = None
+    commercial_use: CommercialUse | None = None
+    condition: str | None = None
+
+    @model_validator(mode="after")
+    def _condition_for_conditional(self) -> License:
+        if self.commercial_use == "conditional" and not self.condition:
+            raise ValueError("commercial_use 'conditional' needs a 'condition'")
+        return self
+
+
+class AccessInfo(Sourced):
+    modes: list[Access] = Field(min_length=1)
+    self_hostable: bool | None = None
+
+
+class Price(Sourced):
+    """One price entry, per 1M tokens. History is kept: older entries carry ``effective_to``."""
+
+    currency: Currency = "USD"
+    input_per_m: NonNegFloat | None = None
+    output_per_m: NonNegFloat | None = None
+    cached_input_per_m: NonNegFloat | None = None
+    effective_from: dt.date | None = None
+    effective_to: dt.date | None = None
+    tier: str | None = None  # e.g. "<=128K context"
+
+    @model_validator(mode="after")
+    def _dates(self) -> Price:
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        if self.input_per_m is None and self.output_per_m is None:
+            raise ValueError("a price entry needs input_per_m or output_per_m")
+        return self
+
+
+class Languages(Sourced):
+    names: list[str] = Field(default_factory=list)
+    chinese: bool | None = None
+    multilingual: bool | None = None
+
+
+class Modalities(Sourced):
+    input: list[str] = Field(default_factory=lambda: ["text"])
+    output: list[str] = Field(default_factory=lambda: ["text"])
+
+
+class FineTuning(Sourced):
+    available: bool | None = None
+    methods: list[str] = Field(default_factory=list)  # "api", "full", "lora", ...
+
+
+class DateFact(Sourced):
+    """A date that may be known to the month only ("2023-09")."""
+
+    date: str | None = Field(default=None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+class BenchmarkScore(Sourced):
+    """A score reported by someone other than llmatlas; ``shots`` and ``method`` say how."""
+
+    benchmark: Benchmark
+    value: float
+    shots: int | None = Field(default=None, ge=0)
+    metric: str | None = None  # "acc", "pass@1", "score/10", ...
+    method: str | None = None  # "CoT", "maj@1", "chat", ...
+    reported_by: str | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> BenchmarkScore:
+        upper = 10.0 if self.benchmark == "mt_bench" else 100.0
+        if not 0.0 <= self.value <= upper:
+            raise ValueError(f"{self.benchmark} score must be within 0..{upper:g}")
+        return self
+
+
+class Quantization(Sourced):
+    """A published quantized build (GGUF, GPTQ, AWQ...) and its measured bits per weight."""
+
+    name: str  # "Q4_K_M", "int4-awq", ...
+    bits_per_weight: NonNegFloat | None = None
+    file_bytes: int | None = Field(default=None, ge=0)
+    url: str | None = None
+
+
+class Model(_Strict):
+    """One model or one variant of a model (a size, a chat tune): the unit the CLI names."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    developer: str = ""  # filled from the developer file
+    family: str
+    kind: Kind = "generative"
+    variant_of: str | None = None
+    description: str | None = None
+    release: DateFact | None = None
+    knowledge_cutoff: DateFact | None = None
+    parameters: Parameters | None = None
+    architecture: Architecture | None = None
+    context: Context | None = None
+    license: License | None = None
+    access: AccessInfo | None = None
+    pricing: list[Price] = Field(default_factory=list)
+    modalities: Modalities | None = None
+    languages: Languages | None = None
+    fine_tuning: FineTuning | None = None
+    benchmarks: list[BenchmarkScore] = Field(default_factory=list)
+    quantizations: list[Quantization] = Field(default_factory=list)
+    aliases: list[str] = Field(default_factory=list)
+    origin: str | None = None  # file the entry was read from (set by the loader)
+
+    def current_price(self, on: dt.date | None = None) -> Price | None:
+        """The price in force on ``on`` (today by default); the latest entry with no end date."""
+        when = on or dt.date.today()
+        live = [
+            p
+            for p in self.pricing
+            if (p.effective_from is None or p.effective_from <= when)
+            and (p.effective_to is None or p.effective_to > when)
+        ]
+        if not live:
+            return None
+        return max(live, key=lambda p: p.effective_from or dt.date.min)
+
+    @property
+    def total_params_b(self) -> float | None:
+        return self.parameters.total_b if self.parameters else None
+
+    @property
+    def active_params_b(self) -> float | None:
+        if not self.parameters:
+            return None
+        return self.parameters.active_b or self.parameters.total_b
+
+    @property
+    def context_tokens(self) -> int | None:
+        if self.context and self.context.tokens:
+            return self.context.tokens
+        return None
+
+    def benchmark(self, name: str) -> BenchmarkScore | None:
+        """The first reported score for ``name`` (files list the preferred, most standard one first)."""
+        for b in self.benchmarks:
+            if b.benchmark == name:
+                return b
+        return None
+
+
+class Developer(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    country: str | None = None
+    url: str | None = None
+
+
+class ExchangeRate(Sourced):
+    """Rate used to show CNY prices in USD; itself a sourced, dated fact."""
+
+    currency: Currency
+    usd_per_unit: float = Field(gt=0)
+
+
+class CatalogFile(_Strict):
+    """The layout of one YAML file under ``catalog/data`` or a user catalog directory."""
+
+    developer: Developer
+    references: list[Reference] = Field(default_factory=list)
+    exchange_rates: list[ExchangeRate] = Field(default_factory=list)
+    models: list[dict[str, Any]] = Field(default_factory=list)

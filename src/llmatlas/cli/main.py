@@ -1,0 +1,533 @@
+"""The ``llmatlas`` command line (typer + rich). Every command has ``--json`` for scripts.
+
+Errors in user input print one line naming file, line and field and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+import yaml
+from rich.table import Table
+
+from llmatlas import __version__
+from llmatlas.catalog.catalog import Catalog, load_catalog
+from llmatlas.catalog.loader import iter_blocks, load_text
+from llmatlas.catalog.query import select, stale_facts
+from llmatlas.catalog.schema import UNDISCLOSED
+from llmatlas.cli.render import (
+    UNKNOWN,
+    console,
+    context,
+    err_console,
+    gib,
+    model_json,
+    money,
+    num,
+    params,
+    print_json,
+)
+from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.estimate.cost import workload_cost
+from llmatlas.estimate.hardware import get_hardware, hardware_table, parse_size
+from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory, weights_bytes
+from llmatlas.estimate.speed import speed_bounds
+from llmatlas.paths import user_models_dir
+
+app = typer.Typer(
+    name="llmatlas",
+    help="Pick the right LLM for your application, with evidence: sourced catalog, cost, memory and speed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+class _State:
+    catalog_dirs: list[Path] = []  # noqa: RUF012 - set once per process by the callback
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn llmatlas errors into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except LlmatlasError as exc:
+            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def catalog() -> Catalog:
+    return load_catalog(_State.catalog_dirs)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"llmatlas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    catalog_dir: Annotated[
+        list[Path] | None,
+        typer.Option("--catalog", help="Extra catalog folder of YAML files (repeatable); overrides built-ins."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """llmatlas: a sourced LLM catalog with cost, memory and speed estimators."""
+    _State.catalog_dirs = list(catalog_dir or [])
+
+
+# --------------------------------------------------------------------------- models / show
+
+
+@app.command()
+@handle_errors
+def models(
+    where: Annotated[
+        str | None,
+        typer.Option(help="Filter, e.g. \"open_weights and commercial == 'yes' and params_b <= 14\"."),
+    ] = None,
+    sort: Annotated[str | None, typer.Option(help="Sort field; prefix '-' for descending (e.g. -mmlu).")] = None,
+    stale: Annotated[int | None, typer.Option(help="List facts older than DAYS instead.", metavar="DAYS")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most N rows.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The catalog as a table: size, context, license, access, price and MMLU, with filters."""
+    cat = catalog()
+    chosen = [r["id"] for r in select(cat, where, sort)]
+    if limit is not None:
+        chosen = chosen[:limit]
+    if stale is not None:
+        facts = stale_facts([cat.get(i) for i in chosen], stale)
+        if json_out:
+            print_json(facts)
+            return
+        t = Table(title=f"Facts older than {stale} days ({len(facts)})")
+        for col in ("model", "fact", "as_of", "age_days", "source"):
+            t.add_column(col)
+        for f in facts:
+            t.add_row(f["model"], f["fact"], f["as_of"], str(f["age_days"]), cat.source_url(cat.get(f["model"]), f["source"]))
+        console.print(t)
+        return
+    if json_out:
+        print_json([model_json(cat, cat.get(i)) for i in chosen])
+        return
+    t = Table(title=f"llmatlas catalog: {len(chosen)} of {len(cat)} models", show_lines=False)
+    t.add_column("id", style="bold", no_wrap=True)
+    t.add_column("params", justify="right", no_wrap=True)
+    t.add_column("ctx", justify="right", no_wrap=True)
+    t.add_column("license", max_width=16, no_wrap=True, overflow="ellipsis")
+    t.add_column("comm.", no_wrap=True)
+    t.add_column("access", no_wrap=True)
+    t.add_column("$ in/out 1M", justify="right", no_wrap=True)
+    t.add_column("MMLU", justify="right", no_wrap=True)
+    short = {"open_weights": "open", "api": "api", "chat_product": "chat"}
+    for i in chosen:
+        m = cat.get(i)
+        p = m.current_price()
+        price = f"{money(p.input_per_m, p.currency)}/{money(p.output_per_m, p.currency)}" if p else "—"
+        lic = m.license
+        size = params(m.total_params_b)
+        if m.parameters and m.parameters.active_b and m.parameters.active_b != m.total_params_b:
+            size += f"/{params(m.parameters.active_b)}"
+        mmlu = m.benchmark("mmlu")
+        t.add_row(
+            m.id,
+            size,
+            context(m.context_tokens),
+            UNKNOWN if lic is None else lic.name,
+            UNKNOWN if lic is None or lic.commercial_use is None else {"conditional": "cond."}.get(
+                lic.commercial_use, lic.commercial_use
+            ),
+            ",".join(short[a] for a in m.access.modes) if m.access else UNKNOWN,
+            price,
+            f"{mmlu.value:g}" if mmlu else "—",
+        )
+    console.print(t)
+    console.print(
+        "[dim]params: total/active (MoE). 'undisclosed' = not published by the developer; "
+        "'—' = not applicable or not reported. `llmatlas show ID` gives every source.[/dim]"
+    )
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return UNDISCLOSED
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v) if v else "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+@app.command()
+@handle_errors
+def show(model: Annotated[str, typer.Argument(help="Catalog id, e.g. llama-2-70b.")], json_out: JsonOpt = False) -> None:
+    """One model: every fact with its source and date."""
+    cat = catalog()
+    m = cat.get(model)
+    if json_out:
+        print_json(model_json(cat, m))
+        return
+    console.print(f"[bold]{m.name}[/bold]  ([cyan]{m.id}[/cyan], {m.developer}, family {m.family}, {m.kind})")
+    if m.variant_of:
+        console.print(f"variant of [cyan]{m.variant_of}[/cyan]")
+    if m.description:
+        console.print(m.description)
+    t = Table(show_lines=False)
+    for col in ("fact", "value", "as of", "source"):
+        t.add_column(col, overflow="fold")
+    for name, block in iter_blocks(m):
+        fields = {
+            k: v
+            for k, v in block.model_dump().items()
+            if k not in ("source", "as_of", "note") and (v is not None or k in _ALWAYS)
+        }
+        value = "; ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
+        if block.note:
+            value += f"  [dim]({block.note})[/dim]"
+        t.add_row(name, value, str(block.as_of), cat.source_url(m, block.source))
+    console.print(t)
+    if m.origin:
+        console.print(f"[dim]from {m.origin}[/dim]")
+
+
+_ALWAYS = {"total_b", "tokens", "date", "input_per_m", "output_per_m", "commercial_use", "available"}
+
+
+# --------------------------------------------------------------------------- cost
+
+
+@app.command()
+@handle_errors
+def cost(
+    model_ids: Annotated[list[str], typer.Argument(metavar="MODEL...", help="One or more catalog ids.")],
+    input_tokens: Annotated[int, typer.Option(min=0, help="Input tokens per request.")],
+    output_tokens: Annotated[int, typer.Option(min=0, help="Output tokens per request.")],
+    requests: Annotated[int, typer.Option(min=0, help="Number of requests.")] = 1,
+    cached_input_tokens: Annotated[int, typer.Option(min=0, help="Of the input, tokens served from cache.")] = 0,
+    on: Annotated[str | None, typer.Option(help="Price in force on this date (YYYY-MM-DD); default today.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """API cost of a workload per model, in USD (and CNY where the developer prices in CNY)."""
+    cat = catalog()
+    when = _date(on)
+    if cached_input_tokens > input_tokens:
+        raise InputError("--cached-input-tokens cannot exceed --input-tokens", field="cached_input_tokens")
+    rows = []
+    for mid in model_ids:
+        m = cat.get(mid)
+        p = m.current_price(when)
+        rate = cat.usd_per(p.currency, when) if p else None
+        est = workload_cost(m, input_tokens, output_tokens, requests, cached_input_tokens, when, rate)
+        if est.price_source:
+            est.price_source = cat.source_url(m, est.price_source)
+        rows.append(est)
+    if json_out:
+        print_json([r.model_dump(mode="json") for r in rows])
+        return
+    t = Table(title=f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)")
+    for col in ("model", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of"):
+        t.add_column(col, justify="right" if col != "model" else "left")
+    for r in rows:
+        native = money(r.total, r.currency) if r.currency and r.currency != "USD" else ""
+        t.add_row(
+            r.model,
+            money(r.input_cost_usd),
+            money(r.output_cost_usd),
+            money(r.total_usd) if r.total_usd is not None else f"[yellow]unknown[/yellow]: {r.reason}",
+            native,
+            money(r.blended_per_m_usd),
+            str(r.price_as_of or ""),
+        )
+    console.print(t)
+    for r in rows:
+        for n in r.notes:
+            console.print(f"[dim]{r.model}: {n}[/dim]")
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"'{text}' is not a date (YYYY-MM-DD)", field="on") from None
+
+
+# --------------------------------------------------------------------------- fit
+
+STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
+
+
+@app.command()
+@handle_errors
+def fit(
+    model: Annotated[str, typer.Argument(help="Catalog id.")],
+    quant: Annotated[str, typer.Option(help="fp32, fp16, bf16, int8, int4, or a GGUF type (Q4_K_M, Q8_0...).")] = "fp16",
+    context_len: Annotated[
+        int | None, typer.Option("--context", min=1, help="Tokens per sequence (default: model maximum).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Concurrent sequences.")] = 1,
+    memory: Annotated[str | None, typer.Option(help="Memory to fit in, e.g. 24GB, 16GiB.")] = None,
+    gpu: Annotated[str | None, typer.Option(help="Named hardware (see `llmatlas gpus`); also shows speed bounds.")] = None,
+    gpus: Annotated[int, typer.Option("--count", min=1, help="Number of such GPUs (tensor parallel).")] = 1,
+    kv_dtype: Annotated[str, typer.Option(help="KV cache element type: fp16, bf16, fp8, q8_0, q4_0, fp32.")] = "fp16",
+    overhead: Annotated[str | None, typer.Option(help="Runtime overhead (default 512MiB).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Memory to run a model (weights + KV cache + overhead) and whether it fits."""
+    cat = catalog()
+    m = cat.get(model)
+    over = parse_size(overhead) if overhead else DEFAULT_OVERHEAD_BYTES
+    est = estimate_memory(m, quant=quant, context=context_len, batch=batch, kv_dtype=kv_dtype, overhead_bytes=over)
+    hw = get_hardware(gpu) if gpu else None
+    if memory and hw:
+        raise InputError("give --memory or --gpu, not both", field="memory")
+    target_name, target = "24 GB GPU", get_hardware("rtx-4090").memory_bytes
+    if memory:
+        target_name, target = memory, parse_size(memory)
+    elif hw:
+        target_name, target = f"{gpus}× {hw.name}", hw.memory_bytes * gpus
+    total = est.total_bytes
+    fits = None if total is None else total <= target
+    fits_on = {
+        name: (None if total is None else total <= get_hardware(hid).memory_bytes)
+        for name, hid in STANDARD_TARGETS.items()
+    }
+    speed = (
+        speed_bounds(m, hw, quant=quant, context=est.context, batch=batch) if hw else None
+    )
+    if speed and gpus > 1 and speed.decode_tokens_per_s:
+        speed.notes.append("bounds are for one GPU; tensor parallelism adds communication cost")
+    data: dict[str, Any] = {
+        "model": m.id,
+        "weights_bytes": est.weights_bytes,
+        "kv_cache_bytes": est.kv_cache_bytes,
+        "overhead_bytes": est.overhead_bytes,
+        "total_bytes": total,
+        "fits": fits,
+        "target": target_name,
+        "target_bytes": target,
+        "fits_on": fits_on,
+        "quant": est.quant,
+        "bits_per_weight": est.bits_per_weight,
+        "context": est.context,
+        "batch": est.batch,
+        "kv_dtype": est.kv_dtype,
+        "params_b": est.params_b,
+        "notes": est.notes,
+    }
+    if speed:
+        data["speed"] = speed.model_dump(mode="json")
+    if json_out:
+        print_json(data)
+        return
+    t = Table(title=f"{m.id} at {quant}, {est.context:,} tokens × batch {batch}")
+    t.add_column("part")
+    t.add_column("bytes", justify="right")
+    t.add_column("how")
+    t.add_row("weights", gib(est.weights_bytes), f"{params(est.params_b)} × {est.bits_per_weight:g} bits / 8")
+    t.add_row("KV cache", gib(est.kv_cache_bytes), f"2 × layers × kv_heads × head_dim × tokens × {kv_dtype}")
+    t.add_row("overhead", gib(est.overhead_bytes), "runtime context and buffers (stated, adjustable)")
+    t.add_row("[bold]total[/bold]", f"[bold]{gib(total)}[/bold]", "")
+    console.print(t)
+    verdict = "[yellow]unknown[/yellow]" if fits is None else ("[green]fits[/green]" if fits else "[red]does not fit[/red]")
+    console.print(f"{target_name} ({gib(target)}): {verdict}")
+    console.print(
+        "  ".join(f"{n}: {'?' if v is None else ('yes' if v else 'no')}" for n, v in fits_on.items()),
+        style="dim",
+    )
+    for n in est.notes:
+        console.print(f"[dim]note: {n}[/dim]")
+    if speed:
+        console.print(
+            f"decode ≤ {num(speed.decode_tokens_per_s, '{:,.1f}')} tok/s per sequence "
+            f"({speed.bound_by or 'unknown bound'}); prefill of {speed.prompt_tokens} tokens ≥ "
+            f"{num(speed.prefill_seconds, '{:.3f}')} s on {hw.name if hw else ''}"
+        )
+        for n in speed.notes:
+            console.print(f"[dim]note: {n}[/dim]")
+
+
+@app.command("gpus")
+@handle_errors
+def gpus_cmd(json_out: JsonOpt = False) -> None:
+    """The hardware table used by `fit --gpu` and `breakeven`, with sources."""
+    table = hardware_table()
+    if json_out:
+        print_json([h.model_dump(mode="json") for h in table.values()])
+        return
+    t = Table(title="Hardware")
+    for col in ("id", "name", "memory", "bandwidth GB/s", "peak TFLOP/s", "$/GPU-hour", "source"):
+        t.add_column(col, overflow="fold")
+    for h in table.values():
+        t.add_row(
+            h.id,
+            h.name,
+            f"{h.memory_gib:g} GiB",
+            num(h.bandwidth_gb_s, "{:,.0f}"),
+            num(h.peak_tflops, "{:,.0f}"),
+            money(h.price_per_hour_usd),
+            h.source,
+        )
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- breakeven
+
+
+@app.command()
+@handle_errors
+def breakeven(
+    api_model: Annotated[str, typer.Argument(help="API model to compare against, e.g. gpt-4o.")],
+    open_model: Annotated[str, typer.Argument(help="Open-weights model to self-host, e.g. llama-3-70b-instruct.")],
+    gpu: Annotated[str, typer.Option(help="GPU to rent (see `llmatlas gpus`).")] = "h100-sxm",
+    gpu_hour_usd: Annotated[float | None, typer.Option(help="Price per GPU-hour (default: table's).")] = None,
+    quant: Annotated[str, typer.Option(help="Quantization of the self-hosted model.")] = "fp16",
+    requests_per_month: Annotated[float, typer.Option(min=0)] = 1_000_000,
+    input_tokens: Annotated[int, typer.Option(min=0)] = 1000,
+    output_tokens: Annotated[int, typer.Option(min=1)] = 300,
+    batch: Annotated[int, typer.Option(min=1, help="Concurrent sequences per GPU.")] = 16,
+    throughput: Annotated[
+        float | None, typer.Option(help="Measured output tok/s per GPU (default: roofline bound × 0.5).")
+    ] = None,
+    utilization: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.6,
+    json_out: JsonOpt = False,
+) -> None:
+    """Self-host an open model vs pay an API: monthly cost and the break-even volume."""
+    from llmatlas.estimate.breakeven import break_even
+
+    cat = catalog()
+    api_m, open_m = cat.get(api_model), cat.get(open_model)
+    hw = get_hardware(gpu)
+    rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
+    if rate is None:
+        raise InputError(f"no price per hour known for {hw.id}; pass --gpu-hour-usd", field="gpu_hour_usd")
+    p = api_m.current_price()
+    per_req = workload_cost(api_m, input_tokens, output_tokens, 1, 0, None, cat.usd_per(p.currency) if p else None)
+    if per_req.total_usd is None:
+        raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
+    mem = estimate_memory(open_m, quant=quant, context=input_tokens + output_tokens, batch=batch)
+    min_gpus = 1
+    if mem.total_bytes is not None:
+        min_gpus = max(1, -(-mem.total_bytes // hw.memory_bytes))
+    notes = []
+    if throughput is None:
+        bound = speed_bounds(open_m, hw, quant=quant, context=input_tokens + output_tokens, batch=batch)
+        if bound.decode_tokens_per_s_total is None:
+            raise InputError("cannot bound throughput (undisclosed size); pass --throughput", field="throughput")
+        throughput = bound.decode_tokens_per_s_total * 0.5
+        notes.append(f"throughput = 50% of the roofline bound {bound.decode_tokens_per_s_total:,.0f} tok/s (batch {batch})")
+    be = break_even(per_req.total_usd, requests_per_month, rate, output_tokens, throughput, min_gpus, utilization)
+    be.notes = notes + be.notes + [f"{open_m.id} at {quant} needs ≥ {min_gpus} × {hw.id} ({gib(mem.total_bytes)})"]
+    if json_out:
+        print_json({"api_model": api_m.id, "open_model": open_m.id, "gpu": hw.id, "gpu_hour_usd": rate, **be.model_dump()})
+        return
+    console.print(f"[bold]{api_m.id}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour")
+    console.print(f"  API:       {money(be.api_monthly_usd)}/month ({money(be.api_cost_per_request_usd)} per request)")
+    console.print(f"  self-host: {money(be.selfhost_monthly_usd)}/month on {be.gpus_needed} GPU(s)")
+    be_s = "never (API cheaper per request even at full load)" if be.breakeven_requests_per_month is None else (
+        f"{be.breakeven_requests_per_month:,.0f} requests/month"
+    )
+    console.print(f"  break-even: {be_s}; cheaper now: [bold]{be.cheaper}[/bold]")
+    for n in be.notes:
+        console.print(f"[dim]note: {n}[/dim]")
+
+
+# --------------------------------------------------------------------------- import
+
+
+@app.command("import")
+@handle_errors
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="A .gguf file, a config.json, or a model folder; 'smollm2' = embedded.")],
+    model_id: Annotated[str | None, typer.Option("--id", help="Catalog id to give the entry.")] = None,
+    save: Annotated[bool, typer.Option(help="Write it to the user catalog folder.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build a catalog entry from a local GGUF or Hugging Face config.json."""
+    from llmatlas.backends.embedded import EMBEDDED_ALIAS, smollm2_path
+    from llmatlas.catalog.importers import import_file
+
+    path = smollm2_path() if str(file) == EMBEDDED_ALIAS else file
+    entry = import_file(path, model_id)
+    doc = {"developer": {"id": "local", "name": "Local imports"}, "models": [entry]}
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    loaded = load_text(text, f"<import of {path}>")  # validate before writing anything
+    m = loaded.models[0]
+    out_path = None
+    if save:
+        out_dir = user_models_dir()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_path = out_dir / f"{m.id}.yaml"
+        tmp = out_path.with_suffix(".yaml.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_path)
+    q = m.quantizations[0] if m.quantizations else None
+    est_bytes = (
+        weights_bytes(m.total_params_b, q.bits_per_weight) if q and q.bits_per_weight and m.total_params_b else None
+    )
+    if json_out:
+        print_json(
+            {
+                "model": m.id,
+                "saved_to": str(out_path) if out_path else None,
+                "weights_estimate_bytes": est_bytes,
+                "file_bytes": q.file_bytes if q else None,
+                "entry": m.model_dump(mode="json", exclude={"origin"}),
+            }
+        )
+        return
+    console.print(f"imported [bold]{m.id}[/bold]: {params(m.total_params_b)} params, "
+                  f"{m.architecture.layers if m.architecture else '?'} layers, context {context(m.context_tokens)}")
+    if q:
+        console.print(
+            f"  {q.name}: {num(q.bits_per_weight, '{:.3f}')} bits/weight → weights ≈ {gib(est_bytes)}; file {gib(q.file_bytes)}"
+        )
+    if out_path:
+        console.print(f"  saved to {out_path} (now visible to `llmatlas show {m.id}`)")
+    else:
+        console.print(text)
+
+
+# --------------------------------------------------------------------------- quickstart
+
+
+@app.command()
+@handle_errors
+def quickstart(
+    tokens: Annotated[int, typer.Option(min=8, max=512, help="Tokens to generate for the speed check.")] = 64,
+    json_out: JsonOpt = False,
+) -> None:
+    """Offline tour on the embedded SmolLM2: catalog, import, memory fit, and a measured speed check."""
+    from llmatlas.cli.quickstart import run_quickstart
+
+    run_quickstart(catalog(), tokens=tokens, json_out=json_out)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

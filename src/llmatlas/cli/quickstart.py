@@ -1,0 +1,149 @@
+"""``llmatlas quickstart``: the README's main job, fully offline on the embedded SmolLM2.
+
+It shows a slice of the catalog, imports the embedded GGUF (metadata via ``gguf``), estimates its
+memory, then runs it with llama-cpp-python and compares the measured decode speed with the
+estimator's bytes-per-token model (the calibration DESIGN.md asks for).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import yaml
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmatlas.backends.embedded import EMBEDDED_CATALOG_ID, INSTALL_HINT, smollm2_path
+from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.importers import entry_from_gguf
+from llmatlas.catalog.loader import load_text
+from llmatlas.catalog.query import select
+from llmatlas.cli.render import console, context, gib, money, params, print_json
+from llmatlas.errors import LlmatlasError
+from llmatlas.estimate.memory import estimate_memory
+
+PROMPT = "In two sentences, why does grouped-query attention shrink the KV cache?"
+
+
+def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise LlmatlasError(f"running the embedded model needs llama-cpp-python: {INSTALL_HINT}") from exc
+    threads = max(1, os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    llm = Llama(model_path=path, n_ctx=1024, n_threads=threads, seed=0, verbose=False)
+    load_s = time.perf_counter() - t0
+    messages = [{"role": "user", "content": PROMPT}]
+    text, n, first = "", 0, None
+    with Progress(
+        TextColumn("[bold]generating[/bold]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tokens"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("gen", total=tokens)
+        start = time.perf_counter()
+        for chunk in llm.create_chat_completion(
+            messages=messages, max_tokens=tokens, temperature=0.0, stream=True  # type: ignore[arg-type]
+        ):
+            delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+            if delta:
+                if first is None:
+                    first = time.perf_counter() - start
+                text += str(delta)
+                n += 1
+                bar.update(task, completed=n)
+        total = time.perf_counter() - start
+    decode_s = total - (first or 0.0)
+    return {
+        "load_seconds": load_s,
+        "ttft_seconds": first,
+        "output_tokens": n,
+        "decode_tokens_per_s": (n - 1) / decode_s if n > 1 and decode_s > 0 else None,
+        "threads": threads,
+        "text": text.strip(),
+    }
+
+
+def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> dict[str, Any]:
+    quiet = json_out
+    out: dict[str, Any] = {}
+    # 1. A slice of the catalog: open weights usable commercially, best reported MMLU first.
+    rows = select(cat, "open_weights and commercial == 'yes' and mmlu != None", "-mmlu")[:8]
+    out["catalog"] = {"models": len(cat), "top_open_commercial_by_mmlu": [r["id"] for r in rows]}
+    if not quiet:
+        console.rule("[bold]1. Catalog[/bold]")
+        t = Table(title=f"{len(cat)} models; open weights, commercial use, by reported MMLU")
+        for col in ("id", "params", "context", "license", "MMLU", "API in/out per 1M"):
+            t.add_column(col)
+        for r in rows:
+            price = f"{money(r['input_price'], r['currency'])} / {money(r['output_price'], r['currency'])}" if r[
+                "input_price"
+            ] is not None else "self-host"
+            t.add_row(r["id"], params(r["params_b"]), context(r["context"]), r["license"], f"{r['mmlu']:g}", price)
+        console.print(t)
+    # 2. Import the embedded GGUF.
+    path = smollm2_path()
+    entry = entry_from_gguf(path, "smollm2-local")
+    m = load_text(yaml.safe_dump({"developer": {"id": "local", "name": "Local"}, "models": [entry]}), str(path)).models[0]
+    q = m.quantizations[0]
+    mem = estimate_memory(m, quant=q.name, context=8192, bpw=q.bits_per_weight)
+    out["import"] = {
+        "file": str(path),
+        "params_b": m.total_params_b,
+        "quant": q.name,
+        "bits_per_weight": q.bits_per_weight,
+        "file_bytes": q.file_bytes,
+        "weights_estimate_bytes": mem.weights_bytes,
+        "kv_cache_bytes_8k": mem.kv_cache_bytes,
+        "total_bytes_8k": mem.total_bytes,
+    }
+    if not quiet:
+        console.rule("[bold]2. Import the embedded model[/bold]")
+        arch = m.architecture
+        console.print(f"{path.name}: {params(m.total_params_b)} params, {arch.layers if arch else '?'} layers, "
+                      f"{arch.attention_heads if arch else '?'} heads / {arch.kv_heads if arch else '?'} KV heads, "
+                      f"context {context(m.context_tokens)}")
+        console.print(f"{q.name} ({q.bits_per_weight:.2f} bits/weight averaged over tensors): weights ≈ "
+                      f"{gib(mem.weights_bytes)} vs file {gib(q.file_bytes)}; KV cache at 8K = {gib(mem.kv_cache_bytes)}; "
+                      f"total with overhead {gib(mem.total_bytes)}")
+        builtin = cat.models.get(EMBEDDED_CATALOG_ID)
+        if builtin:
+            console.print(f"catalog entry [cyan]{builtin.id}[/cyan] agrees: "
+                          f"{builtin.architecture.layers if builtin.architecture else '?'} layers, "
+                          f"{builtin.context_tokens} context (`llmatlas show {builtin.id}`)")
+    # 3. Run it and calibrate the speed model.
+    if not quiet:
+        console.rule("[bold]3. Run it with llama-cpp-python (offline)[/bold]")
+    gen = _generate(str(path), tokens, quiet)
+    kv_short = estimate_memory(m, quant=q.name, context=64, bpw=q.bits_per_weight).kv_cache_bytes
+    per_token = (mem.weights_bytes or 0) + (kv_short or 0)
+    rate = gen["decode_tokens_per_s"]
+    eff_bw = rate * per_token / 1e9 if rate else None
+    gen["bytes_read_per_token"] = per_token
+    gen["effective_bandwidth_gb_s"] = eff_bw
+    out["generation"] = gen
+    if not quiet:
+        console.print(f"[italic]{PROMPT}[/italic]")
+        console.print(f"> {gen['text']}")
+        ttft = gen["ttft_seconds"]
+        console.print(
+            f"load {gen['load_seconds']:.2f}s, first token {ttft * 1000 if ttft else float('nan'):.0f} ms, "
+            f"{gen['output_tokens']} tokens at {rate or float('nan'):.1f} tok/s on {gen['threads']} threads"
+        )
+        if eff_bw:
+            console.print(f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
+                          "effective; use it to calibrate `llmatlas fit --gpu` bounds")
+        console.rule()
+        console.print("Next: `llmatlas models --where \"open_weights and params_b <= 14\" --sort -mmlu`, "
+                      "`llmatlas fit llama-2-70b --quant Q4_K_M --gpu rtx-4090`, "
+                      "`llmatlas cost gpt-4o claude-3-haiku --input-tokens 1000 --output-tokens 300 --requests 100000`")
+    else:
+        print_json(out)
+    return out

@@ -1,0 +1,87 @@
+"""Formatting helpers shared by CLI commands: sizes, prices, undisclosed values, JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+from rich.console import Console
+
+from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.schema import UNDISCLOSED, Model
+
+console = Console()
+err_console = Console(stderr=True)
+
+UNKNOWN = f"[dim]{UNDISCLOSED}[/dim]"
+
+
+def gib(n: int | float | None) -> str:
+    return UNKNOWN if n is None else f"{n / 1024**3:,.2f} GiB"
+
+
+def num(v: float | int | None, fmt: str = "{:,}") -> str:
+    return UNKNOWN if v is None else fmt.format(v)
+
+
+def money(v: float | None, currency: str | None = "USD") -> str:
+    if v is None:
+        return UNKNOWN
+    sym = {"USD": "$", "CNY": "¥"}.get(currency or "USD", "")
+    if abs(v) >= 100:
+        return f"{sym}{v:,.0f}"
+    if abs(v) >= 0.01 or v == 0:
+        return f"{sym}{v:,.2f}"
+    return f"{sym}{v:.4f}"
+
+
+def params(b: float | None) -> str:
+    if b is None:
+        return UNKNOWN
+    return f"{b * 1000:.0f}M" if b < 1 else f"{b:g}B"
+
+
+def context(tokens: int | None) -> str:
+    if tokens is None:
+        return UNKNOWN
+    if tokens >= 1_000_000:
+        return f"{tokens / 1_000_000:g}M"
+    return f"{tokens / 1024:g}K" if tokens % 1024 == 0 else f"{tokens:,}"
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, BaseModel):
+        return o.model_dump(mode="json")
+    if isinstance(o, dt.date):
+        return o.isoformat()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout (no rich markup, no wrapping) for scripts."""
+    sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
+
+
+def model_json(cat: Catalog, m: Model) -> dict[str, Any]:
+    """A model with every block's source expanded to its URL and title when it names a reference."""
+
+    def expand(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            out = {k: expand(v) for k, v in obj.items()}
+            src = out.get("source")
+            if isinstance(src, str):
+                ref = cat.reference(m, src)
+                if ref is not None:
+                    out["source"] = ref.url or ref.title
+                    out["source_title"] = ref.title
+            return out
+        if isinstance(obj, list):
+            return [expand(v) for v in obj]
+        return obj
+
+    data = m.model_dump(mode="json", exclude_none=False)
+    result: dict[str, Any] = expand(data)
+    return result
