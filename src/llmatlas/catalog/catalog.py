@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from llmatlas.catalog.loader import LoadedFile, builtin_files, load_file
 from llmatlas.catalog.schema import Developer, ExchangeRate, Model, Reference
@@ -73,6 +74,30 @@ class Catalog:
             return source
         return ref.url or ref.title
 
+    def dump(self, model: Model, *, titles: bool = False) -> dict[str, Any]:
+        """The model as plain data, each ``source`` that names a reference replaced by its URL.
+
+        With ``titles`` a ``source_title`` is added next to it (for JSON output); without, the
+        result is a valid catalog entry that another file can ``extends:``.
+        """
+
+        def expand(obj: Any) -> Any:
+            if isinstance(obj, dict):
+                out = {k: expand(v) for k, v in obj.items()}
+                src = out.get("source")
+                ref = self.reference(model, src) if isinstance(src, str) else None
+                if ref is not None:
+                    out["source"] = ref.url or ref.title
+                    if titles:
+                        out["source_title"] = ref.title
+                return out
+            if isinstance(obj, list):
+                return [expand(v) for v in obj]
+            return obj
+
+        result: dict[str, Any] = expand(model.model_dump(mode="json"))
+        return result
+
     def usd_per(self, currency: str, on: dt.date | None = None) -> ExchangeRate | None:
         """The most recent exchange rate for ``currency`` known on ``on``."""
         if currency == "USD":
@@ -102,9 +127,13 @@ def load_catalog(extra_dirs: Sequence[str | Path] = (), *, include_user: bool = 
         dirs.append(p)
     for d in dirs:
         for path in _yaml_files(d):
-            external = {m.id: m.model_dump(exclude={"origin", "developer"}) for m in cat}
+            external = {m.id: _entry(cat.dump(m)) for m in cat}
             cat.add(load_file(path, external))
     return cat
+
+
+def _entry(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("origin", "developer")}
 
 
 @lru_cache(maxsize=1)

@@ -147,8 +147,12 @@ def entry_from_gguf(path: str | Path, model_id: str | None = None) -> dict[str, 
         "name": f"{name} ({s['file_type'] or 'GGUF'})",
         "family": _slug(s["basename"] or s["architecture"]),
         "description": f"Imported from {p.name}",
-        "parameters": {"total_b": round(s["params"] / 1e9, 6), "source": src, "as_of": today,
-                       "note": f"{s['params']:,} weights counted from the GGUF tensors"},
+        "parameters": {
+            "total_b": s["params"] / 1e9,
+            "source": src,
+            "as_of": today,
+            "note": f"{s['params']:,} weights counted from the GGUF tensors",
+        },
         "architecture": {k: v for k, v in arch.items() if v is not None},
         "access": {"modes": ["open_weights"], "self_hostable": True, "source": src, "as_of": today},
         "quantizations": [
@@ -166,8 +170,12 @@ def entry_from_gguf(path: str | Path, model_id: str | None = None) -> dict[str, 
     if s["context_length"]:
         entry["context"] = {"tokens": _int_or_none(s["context_length"]), "source": src, "as_of": today}
     if s["license"]:
-        entry["license"] = {"name": str(s["license"]), "source": src, "as_of": today,
-                            "note": "as declared in the GGUF metadata"}
+        entry["license"] = {
+            "name": str(s["license"]),
+            "source": src,
+            "as_of": today,
+            "note": "as declared in the GGUF metadata",
+        }
     if s["languages"]:
         langs = [str(x) for x in s["languages"]] if isinstance(s["languages"], list) else [str(s["languages"])]
         entry["languages"] = {"names": langs, "chinese": "zh" in langs or None, "source": src, "as_of": today}

@@ -50,19 +50,24 @@ class _Located:
         return self.lines.get((), None)
 
 
-def _walk(node: yaml.Node, data: Any, path: Path_, lines: dict[Path_, int], source: str) -> None:
-    lines[path] = node.start_mark.line + 1
+def _walk(
+    node: yaml.Node, data: Any, path: Path_, lines: dict[Path_, int], source: str, line: int | None = None
+) -> None:
+    lines[path] = line or node.start_mark.line + 1  # a mapping value is reported at its key
     if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
                 raise InputError(
-                    "duplicate key", path=source, line=key_node.start_mark.line + 1, field=_dotted((*path, key))
+                    "duplicate key",
+                    path=source,
+                    line=key_node.start_mark.line + 1,
+                    field=_dotted((*path, key)),
                 )
             seen.add(key)
             if key in data:
-                _walk(value_node, data[key], (*path, key), lines, source)
+                _walk(value_node, data[key], (*path, key), lines, source, key_node.start_mark.line + 1)
     elif isinstance(node, yaml.SequenceNode) and isinstance(data, list):
         for i, (child, item) in enumerate(zip(node.value, data, strict=False)):
             _walk(child, item, (*path, i), lines, source)
@@ -70,8 +75,9 @@ def _walk(node: yaml.Node, data: Any, path: Path_, lines: dict[Path_, int], sour
 
 def parse_yaml(text: str, source: str) -> _Located:
     """Parse YAML text, keeping the line of each value; syntax errors become InputError."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             return _Located(None)
@@ -83,7 +89,8 @@ def parse_yaml(text: str, source: str) -> _Located:
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", path=source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     located = _Located(data)
     _walk(node, data, (), located.lines, source)
     return located
@@ -134,9 +141,14 @@ def _resolve_extends(
         mid = str(entry.get("id"))
         if parent_id in stack:
             raise InputError(
-                "circular 'extends'", path=source, line=located.line(("models", i, "extends")), field="extends"
+                "circular 'extends'",
+                path=source,
+                line=located.line(("models", i, "extends")),
+                field="extends",
             )
-        if parent_id in done:
+        if parent_id == mid and parent_id in external:
+            parent = external[parent_id]  # a user file patching the built-in entry of the same id
+        elif parent_id in done:
             parent = done[parent_id]
         elif parent_id in by_id:
             j = raw.index(by_id[parent_id])
@@ -159,7 +171,10 @@ def _resolve_extends(
     for i, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise InputError(
-                "each model must be a mapping", path=source, line=located.line(("models", i)), field=f"models[{i}]"
+                "each model must be a mapping",
+                path=source,
+                line=located.line(("models", i)),
+                field=f"models[{i}]",
             )
         merged = resolve(i, entry, ())
         done[str(entry.get("id"))] = merged

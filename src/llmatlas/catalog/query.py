@@ -109,7 +109,10 @@ def compile_where(expr: str) -> Callable[[dict[str, Any]], bool]:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             return not ev(node.operand, r)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return -ev(node.operand, r)
+            value = ev(node.operand, r)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise _bad("'-' needs a number", expr)
+            return -value
         if isinstance(node, ast.Compare):
             left = ev(node.left, r)
             for op, comp in zip(node.ops, node.comparators, strict=True):
@@ -158,7 +161,7 @@ def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
         raise InputError(f"cannot sort by unknown field '{key}'.{hint}", field="sort")
     known = [r for r in rows if r.get(key) is not None]
     unknown = [r for r in rows if r.get(key) is None]
-    known.sort(key=lambda r: (r[key] if not isinstance(r[key], list) else len(r[key])), reverse=desc)
+    known.sort(key=lambda r: r[key] if not isinstance(r[key], list) else len(r[key]), reverse=desc)
     return known + unknown
 
 

@@ -124,7 +124,13 @@ def models(
         for col in ("model", "fact", "as_of", "age_days", "source"):
             t.add_column(col)
         for f in facts:
-            t.add_row(f["model"], f["fact"], f["as_of"], str(f["age_days"]), cat.source_url(cat.get(f["model"]), f["source"]))
+            t.add_row(
+                f["model"],
+                f["fact"],
+                f["as_of"],
+                str(f["age_days"]),
+                cat.source_url(cat.get(f["model"]), f["source"]),
+            )
         console.print(t)
         return
     if json_out:
@@ -154,9 +160,9 @@ def models(
             size,
             context(m.context_tokens),
             UNKNOWN if lic is None else lic.name,
-            UNKNOWN if lic is None or lic.commercial_use is None else {"conditional": "cond."}.get(
-                lic.commercial_use, lic.commercial_use
-            ),
+            UNKNOWN
+            if lic is None or lic.commercial_use is None
+            else {"conditional": "cond."}.get(lic.commercial_use, lic.commercial_use),
             ",".join(short[a] for a in m.access.modes) if m.access else UNKNOWN,
             price,
             f"{mmlu.value:g}" if mmlu else "—",
@@ -180,7 +186,9 @@ def _fmt(v: Any) -> str:
 
 @app.command()
 @handle_errors
-def show(model: Annotated[str, typer.Argument(help="Catalog id, e.g. llama-2-70b.")], json_out: JsonOpt = False) -> None:
+def show(
+    model: Annotated[str, typer.Argument(help="Catalog id, e.g. llama-2-70b.")], json_out: JsonOpt = False
+) -> None:
     """One model: every fact with its source and date."""
     cat = catalog()
     m = cat.get(model)
@@ -282,13 +290,17 @@ STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 
 @handle_errors
 def fit(
     model: Annotated[str, typer.Argument(help="Catalog id.")],
-    quant: Annotated[str, typer.Option(help="fp32, fp16, bf16, int8, int4, or a GGUF type (Q4_K_M, Q8_0...).")] = "fp16",
+    quant: Annotated[
+        str, typer.Option(help="fp32, fp16, bf16, int8, int4, or a GGUF type (Q4_K_M, Q8_0...).")
+    ] = "fp16",
     context_len: Annotated[
         int | None, typer.Option("--context", min=1, help="Tokens per sequence (default: model maximum).")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Concurrent sequences.")] = 1,
     memory: Annotated[str | None, typer.Option(help="Memory to fit in, e.g. 24GB, 16GiB.")] = None,
-    gpu: Annotated[str | None, typer.Option(help="Named hardware (see `llmatlas gpus`); also shows speed bounds.")] = None,
+    gpu: Annotated[
+        str | None, typer.Option(help="Named hardware (see `llmatlas gpus`); also shows speed bounds.")
+    ] = None,
     gpus: Annotated[int, typer.Option("--count", min=1, help="Number of such GPUs (tensor parallel).")] = 1,
     kv_dtype: Annotated[str, typer.Option(help="KV cache element type: fp16, bf16, fp8, q8_0, q4_0, fp32.")] = "fp16",
     overhead: Annotated[str | None, typer.Option(help="Runtime overhead (default 512MiB).")] = None,
@@ -313,9 +325,7 @@ def fit(
         name: (None if total is None else total <= get_hardware(hid).memory_bytes)
         for name, hid in STANDARD_TARGETS.items()
     }
-    speed = (
-        speed_bounds(m, hw, quant=quant, context=est.context, batch=batch) if hw else None
-    )
+    speed = speed_bounds(m, hw, quant=quant, context=est.context, batch=batch) if hw else None
     if speed and gpus > 1 and speed.decode_tokens_per_s:
         speed.notes.append("bounds are for one GPU; tensor parallelism adds communication cost")
     data: dict[str, Any] = {
@@ -350,7 +360,9 @@ def fit(
     t.add_row("overhead", gib(est.overhead_bytes), "runtime context and buffers (stated, adjustable)")
     t.add_row("[bold]total[/bold]", f"[bold]{gib(total)}[/bold]", "")
     console.print(t)
-    verdict = "[yellow]unknown[/yellow]" if fits is None else ("[green]fits[/green]" if fits else "[red]does not fit[/red]")
+    verdict = (
+        "[yellow]unknown[/yellow]" if fits is None else ("[green]fits[/green]" if fits else "[red]does not fit[/red]")
+    )
     console.print(f"{target_name} ({gib(target)}): {verdict}")
     console.print(
         "  ".join(f"{n}: {'?' if v is None else ('yes' if v else 'no')}" for n, v in fits_on.items()),
@@ -436,17 +448,31 @@ def breakeven(
         if bound.decode_tokens_per_s_total is None:
             raise InputError("cannot bound throughput (undisclosed size); pass --throughput", field="throughput")
         throughput = bound.decode_tokens_per_s_total * 0.5
-        notes.append(f"throughput = 50% of the roofline bound {bound.decode_tokens_per_s_total:,.0f} tok/s (batch {batch})")
+        notes.append(
+            f"throughput = 50% of the roofline bound {bound.decode_tokens_per_s_total:,.0f} tok/s (batch {batch})"
+        )
     be = break_even(per_req.total_usd, requests_per_month, rate, output_tokens, throughput, min_gpus, utilization)
     be.notes = notes + be.notes + [f"{open_m.id} at {quant} needs ≥ {min_gpus} × {hw.id} ({gib(mem.total_bytes)})"]
     if json_out:
-        print_json({"api_model": api_m.id, "open_model": open_m.id, "gpu": hw.id, "gpu_hour_usd": rate, **be.model_dump()})
+        print_json(
+            {
+                "api_model": api_m.id,
+                "open_model": open_m.id,
+                "gpu": hw.id,
+                "gpu_hour_usd": rate,
+                **be.model_dump(),
+            }
+        )
         return
-    console.print(f"[bold]{api_m.id}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour")
+    console.print(
+        f"[bold]{api_m.id}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour"
+    )
     console.print(f"  API:       {money(be.api_monthly_usd)}/month ({money(be.api_cost_per_request_usd)} per request)")
     console.print(f"  self-host: {money(be.selfhost_monthly_usd)}/month on {be.gpus_needed} GPU(s)")
-    be_s = "never (API cheaper per request even at full load)" if be.breakeven_requests_per_month is None else (
-        f"{be.breakeven_requests_per_month:,.0f} requests/month"
+    be_s = (
+        "never (API cheaper per request even at full load)"
+        if be.breakeven_requests_per_month is None
+        else (f"{be.breakeven_requests_per_month:,.0f} requests/month")
     )
     console.print(f"  break-even: {be_s}; cheaper now: [bold]{be.cheaper}[/bold]")
     for n in be.notes:
@@ -497,11 +523,14 @@ def import_cmd(
             }
         )
         return
-    console.print(f"imported [bold]{m.id}[/bold]: {params(m.total_params_b)} params, "
-                  f"{m.architecture.layers if m.architecture else '?'} layers, context {context(m.context_tokens)}")
+    console.print(
+        f"imported [bold]{m.id}[/bold]: {params(m.total_params_b)} params, "
+        f"{m.architecture.layers if m.architecture else '?'} layers, context {context(m.context_tokens)}"
+    )
     if q:
         console.print(
-            f"  {q.name}: {num(q.bits_per_weight, '{:.3f}')} bits/weight → weights ≈ {gib(est_bytes)}; file {gib(q.file_bytes)}"
+            f"  {q.name}: {num(q.bits_per_weight, '{:.3f}')} bits/weight → weights ≈ {gib(est_bytes)}; "
+            f"file {gib(q.file_bytes)}"
         )
     if out_path:
         console.print(f"  saved to {out_path} (now visible to `llmatlas show {m.id}`)")

@@ -34,7 +34,7 @@ def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
         raise LlmatlasError(f"running the embedded model needs llama-cpp-python: {INSTALL_HINT}") from exc
     threads = max(1, os.cpu_count() or 1)
     t0 = time.perf_counter()
-    llm = Llama(model_path=path, n_ctx=1024, n_threads=threads, seed=0, verbose=False)
+    llm: Any = Llama(model_path=path, n_ctx=1024, n_threads=threads, seed=0, verbose=False)
     load_s = time.perf_counter() - t0
     messages = [{"role": "user", "content": PROMPT}]
     text, n, first = "", 0, None
@@ -50,9 +50,12 @@ def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
         task = bar.add_task("gen", total=tokens)
         start = time.perf_counter()
         for chunk in llm.create_chat_completion(
-            messages=messages, max_tokens=tokens, temperature=0.0, stream=True  # type: ignore[arg-type]
+            messages=messages,
+            max_tokens=tokens,
+            temperature=0.0,
+            stream=True,
         ):
-            delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+            delta = chunk["choices"][0]["delta"].get("content")
             if delta:
                 if first is None:
                     first = time.perf_counter() - start
@@ -83,15 +86,19 @@ def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> di
         for col in ("id", "params", "context", "license", "MMLU", "API in/out per 1M"):
             t.add_column(col)
         for r in rows:
-            price = f"{money(r['input_price'], r['currency'])} / {money(r['output_price'], r['currency'])}" if r[
-                "input_price"
-            ] is not None else "self-host"
+            price = (
+                f"{money(r['input_price'], r['currency'])} / {money(r['output_price'], r['currency'])}"
+                if r["input_price"] is not None
+                else "self-host"
+            )
             t.add_row(r["id"], params(r["params_b"]), context(r["context"]), r["license"], f"{r['mmlu']:g}", price)
         console.print(t)
     # 2. Import the embedded GGUF.
     path = smollm2_path()
     entry = entry_from_gguf(path, "smollm2-local")
-    m = load_text(yaml.safe_dump({"developer": {"id": "local", "name": "Local"}, "models": [entry]}), str(path)).models[0]
+    m = load_text(yaml.safe_dump({"developer": {"id": "local", "name": "Local"}, "models": [entry]}), str(path)).models[
+        0
+    ]
     q = m.quantizations[0]
     mem = estimate_memory(m, quant=q.name, context=8192, bpw=q.bits_per_weight)
     out["import"] = {
@@ -107,17 +114,23 @@ def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> di
     if not quiet:
         console.rule("[bold]2. Import the embedded model[/bold]")
         arch = m.architecture
-        console.print(f"{path.name}: {params(m.total_params_b)} params, {arch.layers if arch else '?'} layers, "
-                      f"{arch.attention_heads if arch else '?'} heads / {arch.kv_heads if arch else '?'} KV heads, "
-                      f"context {context(m.context_tokens)}")
-        console.print(f"{q.name} ({q.bits_per_weight:.2f} bits/weight averaged over tensors): weights ≈ "
-                      f"{gib(mem.weights_bytes)} vs file {gib(q.file_bytes)}; KV cache at 8K = {gib(mem.kv_cache_bytes)}; "
-                      f"total with overhead {gib(mem.total_bytes)}")
+        console.print(
+            f"{path.name}: {params(m.total_params_b)} params, {arch.layers if arch else '?'} layers, "
+            f"{arch.attention_heads if arch else '?'} heads / {arch.kv_heads if arch else '?'} KV heads, "
+            f"context {context(m.context_tokens)}"
+        )
+        console.print(
+            f"{q.name} ({q.bits_per_weight:.2f} bits/weight averaged over tensors): weights ≈ "
+            f"{gib(mem.weights_bytes)} vs file {gib(q.file_bytes)}; KV cache at 8K = {gib(mem.kv_cache_bytes)}; "
+            f"total with overhead {gib(mem.total_bytes)}"
+        )
         builtin = cat.models.get(EMBEDDED_CATALOG_ID)
         if builtin:
-            console.print(f"catalog entry [cyan]{builtin.id}[/cyan] agrees: "
-                          f"{builtin.architecture.layers if builtin.architecture else '?'} layers, "
-                          f"{builtin.context_tokens} context (`llmatlas show {builtin.id}`)")
+            console.print(
+                f"catalog entry [cyan]{builtin.id}[/cyan] agrees: "
+                f"{builtin.architecture.layers if builtin.architecture else '?'} layers, "
+                f"{builtin.context_tokens} context (`llmatlas show {builtin.id}`)"
+            )
     # 3. Run it and calibrate the speed model.
     if not quiet:
         console.rule("[bold]3. Run it with llama-cpp-python (offline)[/bold]")
@@ -138,12 +151,16 @@ def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> di
             f"{gen['output_tokens']} tokens at {rate or float('nan'):.1f} tok/s on {gen['threads']} threads"
         )
         if eff_bw:
-            console.print(f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
-                          "effective; use it to calibrate `llmatlas fit --gpu` bounds")
+            console.print(
+                f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
+                "effective; use it to calibrate `llmatlas fit --gpu` bounds"
+            )
         console.rule()
-        console.print("Next: `llmatlas models --where \"open_weights and params_b <= 14\" --sort -mmlu`, "
-                      "`llmatlas fit llama-2-70b --quant Q4_K_M --gpu rtx-4090`, "
-                      "`llmatlas cost gpt-4o claude-3-haiku --input-tokens 1000 --output-tokens 300 --requests 100000`")
+        console.print(
+            'Next: `llmatlas models --where "open_weights and params_b <= 14" --sort -mmlu`, '
+            "`llmatlas fit llama-2-70b --quant Q4_K_M --gpu rtx-4090`, "
+            "`llmatlas cost gpt-4o claude-3-haiku --input-tokens 1000 --output-tokens 300 --requests 100000`"
+        )
     else:
         print_json(out)
     return out

@@ -20,7 +20,12 @@ UNKNOWN = f"[dim]{UNDISCLOSED}[/dim]"
 
 
 def gib(n: int | float | None) -> str:
-    return UNKNOWN if n is None else f"{n / 1024**3:,.2f} GiB"
+    """Bytes in GiB, or MiB below 1 GiB so small models stay readable."""
+    if n is None:
+        return UNKNOWN
+    if abs(n) < 1024**3:
+        return f"{n / 1024**2:,.1f} MiB"
+    return f"{n / 1024**3:,.2f} GiB"
 
 
 def num(v: float | int | None, fmt: str = "{:,}") -> str:
@@ -66,22 +71,5 @@ def print_json(data: Any) -> None:
 
 
 def model_json(cat: Catalog, m: Model) -> dict[str, Any]:
-    """A model with every block's source expanded to its URL and title when it names a reference."""
-
-    def expand(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            out = {k: expand(v) for k, v in obj.items()}
-            src = out.get("source")
-            if isinstance(src, str):
-                ref = cat.reference(m, src)
-                if ref is not None:
-                    out["source"] = ref.url or ref.title
-                    out["source_title"] = ref.title
-            return out
-        if isinstance(obj, list):
-            return [expand(v) for v in obj]
-        return obj
-
-    data = m.model_dump(mode="json", exclude_none=False)
-    result: dict[str, Any] = expand(data)
-    return result
+    """A model with every block's source expanded to its URL and title."""
+    return cat.dump(m, titles=True)

@@ -103,7 +103,12 @@ def workload_cost(
     if price.currency != "USD":
         if rate is None:
             est = _unpriced(
-                model, requests, input_tokens, output_tokens, cached_input_tokens, f"no {price.currency}→USD rate"
+                model,
+                requests,
+                input_tokens,
+                output_tokens,
+                cached_input_tokens,
+                f"no {price.currency}→USD rate",
             )
             est.currency, est.input_cost, est.output_cost = price.currency, in_cost, out_cost
             est.total = in_cost + out_cost

@@ -40,9 +40,7 @@ def weights_bytes(params_b: float, bpw: float) -> int:
     return round(params_b * 1e9 * bpw / 8)
 
 
-def kv_layer_tokens(
-    layers: int, tokens: int, sliding_window: int | None = None, pattern: int | None = None
-) -> int:
+def kv_layer_tokens(layers: int, tokens: int, sliding_window: int | None = None, pattern: int | None = None) -> int:
     """Sum over layers of the tokens each layer keeps in its cache."""
     if not sliding_window:
         return layers * tokens
@@ -78,7 +76,14 @@ def _kv_for(arch: Architecture | None, tokens: int, batch: int, elem: float) -> 
         return None, "layers/heads undisclosed: KV cache unknown"
     return (
         kv_cache_bytes(
-            arch.layers, kv_heads, head_dim, tokens, batch, elem, arch.sliding_window, arch.sliding_window_pattern
+            arch.layers,
+            kv_heads,
+            head_dim,
+            tokens,
+            batch,
+            elem,
+            arch.sliding_window,
+            arch.sliding_window_pattern,
         ),
         None,
     )

@@ -34,7 +34,6 @@ GGUF_FILE_TYPE_BITS: dict[str, float] = {
     "Q4_K_M": 4.85,
     "Q5_K_S": 5.54,
     "Q5_K_M": 5.69,
-    "Q6_K": 6.56,
 }
 
 # llama.cpp's LLAMA_FTYPE enum -> name, as stored in GGUF ``general.file_type``.

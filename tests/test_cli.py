@@ -1,0 +1,158 @@
+"""The command line: JSON shapes scripts rely on, tables, and clean errors (exit 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmatlas.cli.main import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    r = runner.invoke(app, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_models_json_has_sources() -> None:
+    code, out, _ = invoke("models", "--json", "--where", "id == 'mixtral-8x7b'")
+    assert code == 0
+    (m,) = json.loads(out)
+    assert m["id"] == "mixtral-8x7b"
+    assert m["architecture"]["source"].startswith("https://huggingface.co/")
+    assert m["parameters"]["as_of"] == "2024-01-08"
+    assert m["benchmarks"][0]["source"].startswith("https://arxiv.org/")
+
+
+def test_models_table_and_filters() -> None:
+    code, out, _ = invoke("models", "--where", "open_weights and moe", "--sort", "-params_b")
+    assert code == 0
+    assert "mixtral-8x7b" in out and "gpt-4o" not in out
+
+
+def test_models_stale() -> None:
+    code, out, _ = invoke("models", "--stale", "30", "--json", "--where", "id == 'mistral-7b'")
+    assert code == 0
+    facts = json.loads(out)
+    assert facts and all(f["model"] == "mistral-7b" and f["age_days"] > 30 for f in facts)
+
+
+def test_show_lists_every_fact_with_source() -> None:
+    code, out, _ = invoke("show", "mistral-7b")
+    assert code == 0
+    assert "sliding_window=4096" in out and "arxiv.org/abs/2310.06825" in out
+    code, out, _ = invoke("show", "mistral-7b", "--json")
+    assert json.loads(out)["architecture"]["kv_heads"] == 8
+
+
+def test_cost_json_shape_and_unpriced() -> None:
+    code, out, _ = invoke(
+        "cost",
+        "gpt-4o",
+        "mistral-7b",
+        "llama-2-7b",
+        "--input-tokens",
+        "1000",
+        "--output-tokens",
+        "500",
+        "--requests",
+        "1000",
+        "--json",
+    )
+    assert code == 0, out
+    rows = {r["model"]: r for r in json.loads(out)}
+    for r in rows.values():
+        assert {"model", "input_cost_usd", "output_cost_usd", "total_usd"} <= set(r)
+    assert rows["mistral-7b"]["total_usd"] == pytest.approx(1000 * 1500 * 0.25 / 1e6)
+    assert rows["llama-2-7b"]["total_usd"] is None and rows["llama-2-7b"]["reason"]
+
+
+def test_fit_json_shape() -> None:
+    code, out, _ = invoke("fit", "llama-2-7b", "--context", "4096", "--memory", "24GB", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert {"model", "weights_bytes", "kv_cache_bytes", "overhead_bytes", "total_bytes", "fits"} <= set(d)
+    assert d["kv_cache_bytes"] == 2 * 1024**3
+    assert d["total_bytes"] == d["weights_bytes"] + d["kv_cache_bytes"] + d["overhead_bytes"]
+    assert d["fits"] is True
+    code, out, _ = invoke("fit", "llama-2-70b", "--quant", "Q4_K_M", "--gpu", "rtx-4090", "--json")
+    d = json.loads(out)
+    assert d["fits"] is False and d["fits_on"]["80 GB H100"] is True
+    assert d["speed"]["decode_tokens_per_s"] > 0
+
+
+def test_fit_undisclosed_model_is_unknown_not_zero() -> None:
+    code, out, _ = invoke("fit", "gpt-4", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["weights_bytes"] is None and d["total_bytes"] is None and d["fits"] is None
+
+
+def test_breakeven_runs() -> None:
+    code, out, _ = invoke("breakeven", "gpt-4o", "llama-3-70b-instruct", "--gpu", "h100-sxm", "--json")
+    assert code == 0, out
+    d = json.loads(out)
+    assert d["gpus_needed"] >= 2 and d["selfhost_monthly_usd"] > 0
+
+
+def test_gpus_json() -> None:
+    code, out, _ = invoke("gpus", "--json")
+    assert code == 0 and any(h["id"] == "h100-sxm" for h in json.loads(out))
+
+
+def test_import_saves_to_user_catalog(tmp_path: Path, isolated_home: Path) -> None:
+    from tests.test_importers import write_tiny_gguf
+
+    p = tmp_path / "tiny-model.gguf"
+    write_tiny_gguf(p)
+    code, out, err = invoke("import", str(p), "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert Path(d["saved_to"]).parent == isolated_home / "models"
+    code, out, _ = invoke("show", "tiny-model", "--json")
+    assert code == 0 and json.loads(out)["architecture"]["layers"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "mixtrl-8x7b"], "Did you mean: mixtral-8x7b"),
+        (["fit", "mistral-7b", "--quant", "Q9"], "unknown quantization"),
+        (["fit", "mistral-7b", "--memory", "lots"], "cannot read memory size"),
+        (["fit", "mistral-7b", "--gpu", "h1000"], "unknown GPU"),
+        (["models", "--where", "param_b > 3"], "unknown field 'param_b'"),
+        (
+            ["cost", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--on", "yesterday"],
+            "not a date",
+        ),
+    ],
+)
+def test_bad_input_exit_2_one_line(args: list[str], message: str) -> None:
+    code, out, err = invoke(*args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+def test_bad_user_catalog_exit_2_no_traceback(tmp_path: Path) -> None:
+    d = tmp_path / "cat"
+    d.mkdir()
+    (d / "broken.yaml").write_text(
+        "developer: {id: x, name: X}\nmodels:\n  - id: ok\n    name: n\n    family: f\n"
+        "    parameters: {total_b: lots, source: 'https://x', as_of: 2024-01-01}\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmatlas.cli.main", "--catalog", str(d), "models"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert f"{d / 'broken.yaml'}:6" in proc.stderr and "models[0].parameters.total_b" in proc.stderr

@@ -1,0 +1,85 @@
+"""``--where`` expressions and ``--sort``: safe parsing, undisclosed semantics."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmatlas.catalog import Catalog
+from llmatlas.catalog.query import FIELDS, compile_where, select, sort_rows, stale_facts
+from llmatlas.errors import InputError
+
+
+def test_where_filters_numbers_and_strings(cat: Catalog) -> None:
+    rows = select(cat, "open_weights and commercial == 'yes' and params_b <= 8", "-mmlu")
+    ids = [r["id"] for r in rows]
+    assert "mistral-7b" in ids
+    assert "mixtral-8x7b" not in ids
+    assert all(r["params_b"] <= 8 for r in rows)
+
+
+def test_undisclosed_never_matches_a_comparison(cat: Catalog) -> None:
+    ids = [r["id"] for r in select(cat, "params_b < 100000")]
+    assert "gpt-4" not in ids  # size undisclosed
+    assert "gpt-4" in [r["id"] for r in select(cat, "params_b == None")]
+
+
+def test_in_operator_and_lists(cat: Catalog) -> None:
+    ids = [r["id"] for r in select(cat, "'French' in languages")]
+    assert "mixtral-8x7b" in ids and "mistral-7b" not in ids
+    assert {r["id"] for r in select(cat, "id in ['gpt-4o', 'mistral-7b']")} == {"gpt-4o", "mistral-7b"}
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "__import__('os').system('true')",
+        "params_b.real > 1",
+        "params_b + 1 > 2",
+        "lambda: 1",
+        "[x for x in y]",
+    ],
+)
+def test_unsafe_or_unsupported_expressions_are_rejected(expr: str) -> None:
+    with pytest.raises(InputError):
+        compile_where(expr)
+
+
+def test_unknown_field_suggests() -> None:
+    with pytest.raises(InputError, match="params_b"):
+        compile_where("param_b > 3")
+
+
+def test_syntax_error() -> None:
+    with pytest.raises(InputError, match="syntax error"):
+        compile_where("params_b >")
+
+
+def test_sort_puts_undisclosed_last(cat: Catalog) -> None:
+    rows = select(cat, None, "-params_b")
+    values = [r["params_b"] for r in rows]
+    known = [v for v in values if v is not None]
+    assert known == sorted(known, reverse=True)
+    assert values[: len(known)] == known
+    with pytest.raises(InputError, match="unknown field"):
+        sort_rows(rows, "sizee")
+
+
+def test_stale_facts(cat: Catalog) -> None:
+    import datetime as dt
+
+    facts = stale_facts([cat.get("mixtral-8x7b")], 30, today=dt.date(2024, 2, 1))
+    assert any(f["fact"] == "architecture" for f in facts)  # config read 2023-12-11
+    assert all(f["age_days"] > 30 for f in facts)
+    assert stale_facts([cat.get("mixtral-8x7b")], 100000) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60))
+def test_fuzz_where_never_crashes(expr: str) -> None:
+    try:
+        pred = compile_where(expr)
+    except InputError:
+        return
+    pred(dict.fromkeys(FIELDS) | {"id": "x", "params_b": 7.0, "languages": ["English"]})
