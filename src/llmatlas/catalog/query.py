@@ -110,6 +110,8 @@ def compile_where(expr: str) -> Callable[[dict[str, Any]], bool]:
             return not ev(node.operand, r)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             value = ev(node.operand, r)
+            if value is None:
+                return None
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise _bad("'-' needs a number", expr)
             return -value
