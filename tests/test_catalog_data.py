@@ -23,7 +23,7 @@ stablelm-base-alpha-7b stable-beluga-2 coral grok-1 bert-base bert-large biomedl
 ernie-bot ernie-bot-4 spark-v3.5 qwen2-7b qwen2-72b glm-4 glm-4-9b baichuan-7b baichuan2-13b-chat
 smollm2-135m-instruct gemma-3-270m qwen2.5-coder-0.5b-instruct qwen2.5-coder-1.5b-instruct
 text-embedding-ada-002 text-embedding-3-small text-embedding-3-large
-""".split()
+""".split()  # noqa: SIM905 - one readable block of ids
 
 
 @pytest.mark.parametrize("model_id", REQUIRED)
@@ -158,7 +158,9 @@ def test_cny_priced_model_converts(cat: Catalog) -> None:
     rate = cat.usd_per("CNY")
     assert rate is not None and rate.source
     est = workload_cost(m, 1_000_000, 0, rate=rate)
-    assert est.total == pytest.approx(p.input_per_m) and est.total_usd == pytest.approx(p.input_per_m * rate.usd_per_unit)  # type: ignore[operator]
+    assert est.total == pytest.approx(p.input_per_m) and est.total_usd == pytest.approx(
+        p.input_per_m * rate.usd_per_unit
+    )  # type: ignore[operator]
 
 
 def test_gpt4_size_is_undisclosed(cat: Catalog) -> None:

@@ -131,6 +131,12 @@ def test_break_even_hand_computed() -> None:
     assert above.cheaper == "self-host" and above.api_monthly_usd == pytest.approx(2000.0)
 
 
+def test_break_even_scales_by_whole_replicas() -> None:
+    per_gpu = 100 * SECONDS_PER_MONTH / 100  # 100 tok/s, 100 tokens per request, full utilization
+    be = break_even(1.0, 3 * per_gpu, 1.0, 100, 100, min_gpus=2, utilization=1.0)
+    assert be.gpus_needed == 4  # two replicas of two GPUs carry 4 × per_gpu >= 3 × per_gpu
+
+
 def test_break_even_never_when_api_is_cheaper_per_request() -> None:
     be = break_even(0.0001, 1e6, 10.0, 1000, 10, utilization=1.0)
     assert be.breakeven_requests_per_month is None

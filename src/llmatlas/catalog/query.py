@@ -13,24 +13,13 @@ import datetime as dt
 import difflib
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, get_args
 
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.schema import Model
+from llmatlas.catalog.schema import Benchmark, Model
 from llmatlas.errors import InputError
 
-BENCHMARK_FIELDS = (
-    "mmlu",
-    "hellaswag",
-    "arc_challenge",
-    "arc_easy",
-    "truthfulqa",
-    "humaneval",
-    "gsm8k",
-    "mt_bench",
-    "ceval",
-    "cmmlu",
-)
+BENCHMARK_FIELDS: tuple[str, ...] = get_args(Benchmark)
 
 
 def row(m: Model) -> dict[str, Any]:

@@ -257,18 +257,21 @@ def cost(
         t.add_column(col, justify="right" if col != "model" else "left")
     for r in rows:
         native = money(r.total, r.currency) if r.currency and r.currency != "USD" else ""
+        if r.total_usd is None:  # unpriced: "no price", never a silent $0 nor a fake "undisclosed" cost
+            t.add_row(r.model, "—", "—", "[yellow]no price[/yellow]", native, "—", str(r.price_as_of or ""))
+            continue
         t.add_row(
             r.model,
             money(r.input_cost_usd),
             money(r.output_cost_usd),
-            money(r.total_usd) if r.total_usd is not None else f"[yellow]unknown[/yellow]: {r.reason}",
+            money(r.total_usd),
             native,
             money(r.blended_per_m_usd),
             str(r.price_as_of or ""),
         )
     console.print(t)
     for r in rows:
-        for n in r.notes:
+        for n in ([r.reason] if r.reason else []) + r.notes:
             console.print(f"[dim]{r.model}: {n}[/dim]")
 
 

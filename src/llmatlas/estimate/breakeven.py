@@ -38,6 +38,9 @@ def break_even(
 ) -> BreakEven:
     """Compare API and self-host monthly cost; ``throughput`` is one GPU's sustained output tokens/s.
 
+    ``min_gpus`` is the size of one replica (GPUs needed to hold the model); memory-bound decode
+    scales with the replica's bandwidth, so per-GPU throughput is the same for any replica size.
+
     ``utilization`` discounts the throughput for uneven traffic (peaks, idle nights).
     """
     if throughput_tokens_per_s <= 0 or output_tokens_per_request <= 0:
@@ -45,7 +48,9 @@ def break_even(
     if not 0 < utilization <= 1:
         raise ValueError("utilization must be in (0, 1]")
     per_gpu = throughput_tokens_per_s * utilization * SECONDS_PER_MONTH / output_tokens_per_request
-    gpus = max(min_gpus, math.ceil(requests_per_month / per_gpu)) if requests_per_month > 0 else min_gpus
+    # A replica needs ``min_gpus`` GPUs (the model's memory); capacity grows by whole replicas.
+    replicas = max(1, math.ceil(requests_per_month / (per_gpu * min_gpus)))
+    gpus = replicas * min_gpus
     selfhost = gpus * gpu_hour_usd * HOURS_PER_MONTH
     api = api_cost_per_request_usd * requests_per_month
     notes = [f"{utilization:.0%} average utilization of {throughput_tokens_per_s:.0f} tok/s per GPU"]

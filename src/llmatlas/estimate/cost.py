@@ -21,16 +21,16 @@ class CostEstimate(BaseModel):
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
-    currency: str | None
-    input_cost: float | None
-    output_cost: float | None
-    total: float | None
-    input_cost_usd: float | None
-    output_cost_usd: float | None
-    total_usd: float | None
-    blended_per_m_usd: float | None  # (3 × input + output) / 4, the usual display price
-    price_source: str | None
-    price_as_of: dt.date | None
+    currency: str | None = None
+    input_cost: float | None = None
+    output_cost: float | None = None
+    total: float | None = None
+    input_cost_usd: float | None = None
+    output_cost_usd: float | None = None
+    total_usd: float | None = None
+    blended_per_m_usd: float | None = None  # (3 × input + output) / 4, the usual display price
+    price_source: str | None = None
+    price_as_of: dt.date | None = None
     exchange_rate: ExchangeRate | None = None
     reason: str | None = None
     notes: list[str] = []
@@ -50,16 +50,6 @@ def _unpriced(model: Model, requests: int, inp: int, out: int, cached: int, reas
         input_tokens=inp,
         output_tokens=out,
         cached_input_tokens=cached,
-        currency=None,
-        input_cost=None,
-        output_cost=None,
-        total=None,
-        input_cost_usd=None,
-        output_cost_usd=None,
-        total_usd=None,
-        blended_per_m_usd=None,
-        price_source=None,
-        price_as_of=None,
         reason=reason,
     )
 
