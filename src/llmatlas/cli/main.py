@@ -541,6 +541,203 @@ def import_cmd(
         console.print(text)
 
 
+# --------------------------------------------------------------------------- eval / results / compare
+
+
+def _journal(path: Path | None) -> Any:
+    from llmatlas.engine.journal import Journal
+
+    return Journal(path)
+
+
+JournalOpt = Annotated[
+    Path | None, typer.Option("--journal", help="Run journal (SQLite); default <user dir>/runs.sqlite.")
+]
+
+
+@app.command("eval")
+@handle_errors
+def eval_cmd(
+    model: Annotated[str, typer.Option(help="backend:target (llama:x.gguf, hf:DIR, mock:name) or 'smollm2'.")],
+    task: Annotated[str, typer.Option(help="Task name(s), comma-separated (see `llmatlas tasks`).")],
+    limit: Annotated[int | None, typer.Option(min=1, help="First N items (per subject for MMLU/CMMLU).")] = None,
+    num_fewshot: Annotated[int | None, typer.Option(min=0, help="Few-shot examples (MMLU/CMMLU).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder of benchmark JSONL files.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write <task>.json and <task>_samples.jsonl here.")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Items scored and journaled per step.")] = 16,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run benchmarks on a model; resumable (run the same command again after a crash)."""
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.runner import EvalConfig, run_task
+    from llmatlas.tasks.registry import get_task
+
+    names = [t.strip() for t in task.split(",") if t.strip()]
+    for n in names:
+        get_task(n, num_fewshot)  # fail fast on a typo, before loading a model
+    backend = load_backend(model)
+    jr = _journal(journal)
+    results = []
+    try:
+        for n in names:
+            cfg = EvalConfig(
+                limit=limit, num_fewshot=num_fewshot, chunk=chunk, data_dir=str(data_dir) if data_dir else None
+            )
+            res = run_task(backend, n, cfg, jr, console=None if json_out else err_console)
+            results.append(res)
+            if out:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / f"{res.task}.json").write_text(res.model_dump_json(indent=2), encoding="utf-8")
+                with (out / f"{res.task}_samples.jsonl").open("w", encoding="utf-8") as f:
+                    for rec in jr.samples(res.run_id):
+                        f.write(rec.model_dump_json() + "\n")
+    finally:
+        backend.close()
+        jr.close()
+    if json_out:
+        data = [r.model_dump(mode="json") for r in results]
+        print_json(data[0] if len(data) == 1 else data)
+        return
+    t = Table(title=f"{results[0].model}")
+    for col in ("task", "n", "metric", "value", "± stderr", "items/s", "run"):
+        t.add_column(col, justify="right" if col in ("n", "value", "± stderr", "items/s") else "left")
+    for r in results:
+        for name, m in r.metrics.items():
+            t.add_row(
+                r.task,
+                str(r.n),
+                name,
+                f"{m.value:.4f}",
+                num(m.stderr, "{:.4f}"),
+                num(r.timing.items_per_s, "{:.1f}"),
+                r.run_id,
+            )
+    console.print(t)
+    if out:
+        console.print(f"[dim]results and per-sample records written to {out}[/dim]")
+
+
+@app.command()
+@handle_errors
+def tasks(json_out: JsonOpt = False) -> None:
+    """Available benchmarks and where their data is found."""
+    from llmatlas.tasks.datasets import find_file
+    from llmatlas.tasks.registry import TASKS
+
+    rows: list[dict[str, Any]] = []
+    for name, t in TASKS.items():
+        path = find_file(t.files)
+        rows.append(
+            {
+                "task": name,
+                "metrics": list(t.metrics),
+                "num_fewshot": t.num_fewshot,
+                "local_file": str(path) if path else None,
+                "hub": t.hub[0] or None,
+            }
+        )
+    if json_out:
+        print_json(rows)
+        return
+    tb = Table(title="Tasks")
+    for col in ("task", "metrics", "shots", "data"):
+        tb.add_column(col)
+    for r in rows:
+        tb.add_row(
+            r["task"],
+            ", ".join(r["metrics"]),
+            str(r["num_fewshot"]),
+            r["local_file"] or (f"hub: {r['hub']} (needs network)" if r["hub"] else "--data-dir"),
+        )
+    console.print(tb)
+
+
+@app.command()
+@handle_errors
+def results(journal: JournalOpt = None, json_out: JsonOpt = False) -> None:
+    """Runs in the journal with their scores."""
+    jr = _journal(journal)
+    try:
+        runs = jr.runs()
+    finally:
+        jr.close()
+    if json_out:
+        print_json([{**r, "result": r["result"].model_dump(mode="json") if r["result"] else None} for r in runs])
+        return
+    t = Table(title=f"Runs ({len(runs)})")
+    for col in ("run", "created", "model", "task", "status", "n", "scores (± stderr)"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("run", "created", "n"))
+    for r in runs:
+        res = r["result"]
+        scores = "  ".join(f"{k} {m.value:.3f}±{m.stderr or 0:.3f}" for k, m in res.metrics.items()) if res else ""
+        t.add_row(
+            r["run_id"],
+            r["created"][:16].replace("T", " "),
+            r["model"],
+            r["task"],
+            r["status"],
+            str(r["samples"]),
+            scores,
+        )
+    console.print(t)
+
+
+@app.command()
+@handle_errors
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Run id (prefix) from `llmatlas results`.")],
+    run_b: Annotated[str, typer.Argument(help="Run id (prefix) to compare against RUN_A.")],
+    metric: Annotated[str, typer.Option(help="Per-sample metric to compare.")] = "acc",
+    resamples: Annotated[int, typer.Option(min=100)] = 10_000,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Paired bootstrap of B − A over the items both runs scored: is the difference real?"""
+    from llmatlas.engine.stats import paired_bootstrap
+
+    jr = _journal(journal)
+    try:
+        ra, rb = jr.result(run_a), jr.result(run_b)
+        sa = {s.doc_id: s for s in jr.samples(ra.run_id)}
+        sb = {s.doc_id: s for s in jr.samples(rb.run_id)}
+    finally:
+        jr.close()
+    if ra.task != rb.task:
+        raise InputError(f"runs are on different tasks ({ra.task} vs {rb.task})", field="run")
+    common = [d for d in sa if d in sb]
+    if not common:
+        raise InputError("the runs share no scored items", field="run")
+    if metric not in sa[common[0]].metrics:
+        raise InputError(
+            f"metric '{metric}' not in these runs; have {', '.join(sa[common[0]].metrics)}", field="metric"
+        )
+    cmp = paired_bootstrap(
+        [sa[d].metrics[metric] for d in common], [sb[d].metrics[metric] for d in common], metric, resamples
+    )
+    if json_out:
+        print_json(
+            {
+                "run_a": ra.run_id,
+                "model_a": ra.model,
+                "run_b": rb.run_id,
+                "model_b": rb.model,
+                "task": ra.task,
+                **cmp.model_dump(),
+            }
+        )
+        return
+    console.print(f"[bold]{ra.task}[/bold], {cmp.n} paired items, metric {metric}")
+    console.print(f"  A {ra.model}: {cmp.mean_a:.4f}")
+    console.print(f"  B {rb.model}: {cmp.mean_b:.4f}")
+    verdict = "[green]real difference[/green]" if cmp.significant else "[yellow]not distinguishable from noise[/yellow]"
+    console.print(
+        f"  B − A = {cmp.diff:+.4f}, 95% CI [{cmp.ci95[0]:+.4f}, {cmp.ci95[1]:+.4f}] "
+        f"(paired bootstrap, {cmp.resamples:,} resamples, p≈{cmp.p_value:.3f}): {verdict}"
+    )
+    console.print(f"  items where A wins: {cmp.wins_a}, B wins: {cmp.wins_b}")
+
+
 # --------------------------------------------------------------------------- quickstart
 
 

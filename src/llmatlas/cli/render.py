@@ -13,8 +13,8 @@ from rich.console import Console
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.schema import UNDISCLOSED, Model
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 UNKNOWN = f"[dim]{UNDISCLOSED}[/dim]"
 

@@ -1,0 +1,109 @@
+"""The backend interface: what the evaluation engine asks of a model.
+
+A multiple-choice question is one :class:`MCQuestion`: a shared context and its continuations.
+Backends score every continuation as ``log P(continuation | context)`` and must give the same
+numbers as scoring each (context, continuation) pair on its own — the per-choice *reference*
+method that lm-evaluation-harness uses — to float tolerance, whatever the batch size.
+
+Tokenization follows lm-evaluation-harness: trailing spaces of the context move to the
+continuation; ``context_tokens = tok(context)`` and ``continuation_tokens = tok(context +
+continuation)[len(context_tokens):]``; an empty context is replaced by the prefix (BOS/EOS) token.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class MCQuestion:
+    """One question: a context shared by several continuations (the choices)."""
+
+    context: str
+    continuations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    """Sum of log-probabilities of the continuation's tokens, and whether greedy decoding gives it."""
+
+    logprob: float
+    n_tokens: int
+    greedy: bool
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    system: str | None = None
+    chat: bool = True
+
+
+@dataclass
+class Generation:
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BackendInfo(BaseModel):
+    """What a results file records about the model that produced it."""
+
+    backend: str
+    model: str
+    details: dict[str, Any] = {}
+
+
+def split_context(context: str, continuation: str) -> tuple[str, str]:
+    """lm-evaluation-harness's rule: trailing whitespace of the context belongs to the continuation."""
+    n = len(context) - len(context.rstrip())
+    if n:
+        return context[:-n], context[-n:] + continuation
+    return context, continuation
+
+
+class Backend(ABC):
+    """A model the engine can score and query. Subclasses are small: one module each."""
+
+    name: str = "base"
+    #: "loglikelihood" when the backend returns real log-probs; "generation" when multiple
+    #: choice is answered by generating a letter (API models without prompt log-probs).
+    mc_method: str = "loglikelihood"
+
+    def __init__(self, target: str, **options: Any) -> None:
+        self.target = target
+        self.options = options
+
+    @abstractmethod
+    def info(self) -> BackendInfo:
+        """Identity of the model (file, hash, quantization, device) for the results."""
+
+    @abstractmethod
+    def loglikelihood(
+        self, questions: Sequence[MCQuestion], progress: Progress | None = None
+    ) -> list[list[ContinuationScore]]:
+        """Score every continuation of every question, sharing each context's computation."""
+
+    def loglikelihood_reference(self, questions: Sequence[MCQuestion]) -> list[list[ContinuationScore]]:
+        """Per-choice scoring (one full forward per pair): the slow method the fast one must equal."""
+        raise NotImplementedError(f"{self.name} has no reference scorer")
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        raise NotImplementedError(f"the {self.name} backend does not generate text")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
+        """Free the model; the engine calls this at the end of a run."""

@@ -1,0 +1,99 @@
+"""A deterministic fake model for tests: log-probs come from a hash of (prefix, token).
+
+Tokens are whitespace-delimited words (a space starts a new token), so shared-context and
+per-choice scoring see the same token sequences. ``mock:TARGET?delay=0.01&bias=gold`` options:
+``delay`` sleeps per question (to test kill/resume), ``fail_every`` raises on every Nth call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+from llmatlas.backends.base import (
+    Backend,
+    BackendInfo,
+    ContinuationScore,
+    Generation,
+    GenerationRequest,
+    MCQuestion,
+    Progress,
+    split_context,
+)
+
+VOCAB = 50
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def _logprobs(prefix: str) -> list[float]:
+    """A fixed distribution over VOCAB buckets for this prefix (log-softmax of hashed logits)."""
+    digest = hashlib.sha256(prefix.encode("utf-8")).digest()
+    logits = [(digest[i % len(digest)] ^ (i * 37 % 256)) / 32.0 for i in range(VOCAB)]
+    m = max(logits)
+    z = m + math.log(sum(math.exp(v - m) for v in logits))
+    return [v - z for v in logits]
+
+
+def _bucket(token: str) -> int:
+    return int.from_bytes(hashlib.md5(token.encode("utf-8")).digest()[:4], "little") % VOCAB
+
+
+class MockBackend(Backend):
+    name = "mock"
+
+    def __init__(self, target: str, **options: Any) -> None:
+        name, _, query = target.partition("?")
+        opts = dict(parse_qsl(query)) | {k: str(v) for k, v in options.items()}
+        super().__init__(name, **opts)
+        self.delay = float(opts.get("delay", 0.0))
+        self.fail_every = int(opts.get("fail_every", 0))
+        self.calls = 0
+
+    def info(self) -> BackendInfo:
+        return BackendInfo(backend=self.name, model=f"mock:{self.target}", details={"delay": self.delay})
+
+    def _score(self, context: str, continuation: str) -> ContinuationScore:
+        context, continuation = split_context(context, continuation)
+        prefix = f"{self.target}|{context}"
+        total, greedy, toks = 0.0, True, _tokens(continuation)
+        for tok in toks:
+            lp = _logprobs(prefix)
+            b = _bucket(tok)
+            total += lp[b]
+            greedy = greedy and lp[b] == max(lp)
+            prefix += tok
+        return ContinuationScore(total, len(toks), greedy)
+
+    def loglikelihood(
+        self, questions: Sequence[MCQuestion], progress: Progress | None = None
+    ) -> list[list[ContinuationScore]]:
+        self.calls += 1
+        if self.fail_every and self.calls % self.fail_every == 0:
+            raise RuntimeError(f"mock failure on call {self.calls}")
+        out = []
+        for q in questions:
+            if self.delay:
+                time.sleep(self.delay)
+            out.append([self._score(q.context, c) for c in q.continuations])
+            if progress:
+                progress(1)
+        return out
+
+    def loglikelihood_reference(self, questions: Sequence[MCQuestion]) -> list[list[ContinuationScore]]:
+        return [[self._score(q.context, c) for c in q.continuations] for q in questions]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out = []
+        for r in requests:
+            h = hashlib.sha256(f"{self.target}|{r.prompt}".encode()).hexdigest()
+            text = f"mock answer {h[:8]}"
+            out.append(Generation(text=text, input_tokens=len(_tokens(r.prompt)), output_tokens=3, latency_s=0.0))
+        return out

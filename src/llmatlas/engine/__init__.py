@@ -1,0 +1,1 @@
+"""The evaluation engine: runner, journal (SQLite, WAL), results schema and statistics."""

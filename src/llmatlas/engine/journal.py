@@ -1,0 +1,151 @@
+"""The run journal: SQLite in WAL mode; every scored sample is committed before the next batch.
+
+A run is identified by a fingerprint of (model, task, settings, data hash). Starting the same run
+again resumes it: samples already journaled are skipped, so a run killed at any point (even with
+SIGKILL) finishes with every sample scored exactly once. Schema changes go through ``MIGRATIONS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from llmatlas.engine.results import RunResult, SampleRecord
+from llmatlas.errors import InputError
+from llmatlas.paths import user_dir
+
+MIGRATIONS = (
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        model TEXT NOT NULL,
+        task TEXT NOT NULL,
+        config TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'running',
+        result TEXT
+    );
+    CREATE TABLE samples (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        doc_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (run_id, doc_id)
+    );
+    CREATE INDEX samples_by_seq ON samples(run_id, seq);
+    """,
+)
+
+
+def default_path() -> Path:
+    return user_dir() / "runs.sqlite"
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """Stable short id of a run's identity (same settings -> same id -> resume)."""
+    blob = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+class Journal:
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file has not seen yet, each in its own transaction."""
+        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={i};\nCOMMIT;")
+
+    @contextmanager
+    def tx(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------------ runs
+
+    def start(self, run_id: str, model: str, task: str, config: dict[str, Any]) -> bool:
+        """Register a run; returns True if it already existed (a resume)."""
+        row = self.db.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row:
+            return True
+        with self.tx():
+            self.db.execute(
+                "INSERT INTO runs(run_id, created, model, task, config) VALUES (?,?,?,?,?)",
+                (run_id, dt.datetime.now(dt.UTC).isoformat(), model, task, json.dumps(config, default=str)),
+            )
+        return False
+
+    def done_ids(self, run_id: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT doc_id FROM samples WHERE run_id=?", (run_id,))}
+
+    def add_samples(self, run_id: str, items: Iterable[tuple[int, SampleRecord]]) -> None:
+        """Commit a batch of samples atomically; a sample already present is an error, never a duplicate."""
+        with self.tx():
+            self.db.executemany(
+                "INSERT INTO samples(run_id, doc_id, seq, record) VALUES (?,?,?,?)",
+                [(run_id, rec.doc_id, seq, rec.model_dump_json()) for seq, rec in items],
+            )
+
+    def samples(self, run_id: str) -> list[SampleRecord]:
+        rows = self.db.execute("SELECT record FROM samples WHERE run_id=? ORDER BY seq", (run_id,))
+        return [SampleRecord.model_validate_json(r[0]) for r in rows]
+
+    def finish(self, result: RunResult) -> None:
+        with self.tx():
+            self.db.execute(
+                "UPDATE runs SET status=?, result=? WHERE run_id=?",
+                ("complete" if result.complete else "partial", result.model_dump_json(), result.run_id),
+            )
+
+    def result(self, run_id: str) -> RunResult:
+        row = self.db.execute("SELECT result FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            matches = [r[0] for r in self.db.execute("SELECT run_id FROM runs WHERE run_id LIKE ?", (run_id + "%",))]
+            if len(matches) == 1:
+                return self.result(matches[0])
+            raise InputError(f"no run '{run_id}' in {self.path} (`llmatlas results` lists them)", field="run")
+        if row[0] is None:
+            raise InputError(f"run '{run_id}' has not finished; run the same command again to resume", field="run")
+        return RunResult.model_validate_json(row[0])
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT r.run_id, r.created, r.model, r.task, r.status, r.result, "
+            "(SELECT COUNT(*) FROM samples s WHERE s.run_id = r.run_id) FROM runs r ORDER BY r.created"
+        )
+        out = []
+        for run_id, created, model, task, status, result, n in rows:
+            res = RunResult.model_validate_json(result) if result else None
+            out.append(
+                {
+                    "run_id": run_id,
+                    "created": created,
+                    "model": model,
+                    "task": task,
+                    "status": status,
+                    "samples": n,
+                    "result": res,
+                }
+            )
+        return out

@@ -1,0 +1,153 @@
+"""Run a task against a backend: resumable, journaled sample by sample, with a progress bar.
+
+Docs are scored in chunks; each chunk's samples are committed to the journal in one transaction
+before the next chunk starts. A killed run started again skips what the journal holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from llmatlas.backends.base import Backend
+from llmatlas.engine.journal import Journal, fingerprint
+from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
+from llmatlas.engine.stats import mean_stderr
+from llmatlas.errors import InputError
+from llmatlas.tasks.base import Doc
+from llmatlas.tasks.multiple_choice import LocalOrHubTask, limit_docs
+from llmatlas.tasks.registry import get_task
+
+
+@dataclass
+class EvalConfig:
+    limit: int | None = None
+    num_fewshot: int | None = None
+    chunk: int = 16
+    data_dir: str | None = None
+
+
+class ItemsPerSecond(TextColumn):
+    """Progress column: items/s over the run so far."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: Any) -> Any:
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} items/s" if speed else "… items/s", style="cyan")
+
+
+def _record(task: LocalOrHubTask, doc: Doc, context: str, scores: list[Any]) -> SampleRecord:
+    metrics = task.score(doc, scores)
+    return SampleRecord(
+        doc_id=doc.id,
+        prompt=context,
+        choices=list(doc.choices),
+        logprobs=[s.logprob for s in scores],
+        n_tokens=[s.n_tokens for s in scores],
+        greedy=[s.greedy for s in scores],
+        prediction=task.prediction(scores),
+        gold=list(doc.gold) if isinstance(doc.gold, tuple) else doc.gold,
+        metrics=metrics,
+        group=doc.group,
+    )
+
+
+def summarize(
+    task: LocalOrHubTask, records: list[SampleRecord]
+) -> tuple[dict[str, Metric], dict[str, dict[str, Metric]]]:
+    if not records:
+        raise InputError(f"task {task.name}: no samples were scored", field="task")
+    metrics = {m: mean_stderr([r.metrics[m] for r in records]) for m in task.metrics}
+    groups: dict[str, dict[str, Metric]] = {}
+    for g in sorted({r.group for r in records if r.group}):
+        rs = [r for r in records if r.group == g]
+        groups[g] = {m: mean_stderr([r.metrics[m] for r in rs]) for m in task.metrics}
+    return metrics, groups
+
+
+def run_task(
+    backend: Backend,
+    task_name: str,
+    config: EvalConfig,
+    journal: Journal,
+    console: Console | None = None,
+    on_chunk: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
+    task = get_task(task_name, config.num_fewshot)
+    loaded = task.load(config.data_dir)
+    docs = limit_docs(task, loaded.docs, config.limit)
+    if not docs:
+        raise InputError(f"task {task.name}: no documents found", field="task")
+    info = backend.info()
+    ident = {
+        "model": info.model_dump(),
+        "task": task.name,
+        "limit": config.limit,
+        "num_fewshot": task.num_fewshot,
+        "data_sha256": loaded.source.sha256 or loaded.source.location,
+    }
+    run_id = fingerprint(ident)
+    resumed = journal.start(run_id, info.model, task.name, ident)
+    done = journal.done_ids(run_id)
+    todo = [(i, d) for i, d in enumerate(docs) if d.id not in done]
+    start = time.perf_counter()
+    show = console is not None
+    with Progress(
+        TextColumn(f"[bold]{task.name}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ItemsPerSecond(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show,
+        transient=False,
+    ) as bar:
+        ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
+        for k in range(0, len(todo), config.chunk):
+            chunk = todo[k : k + config.chunk]
+            questions = [task.question(d, task.fewshot_for(d, loaded.fewshot)) for _, d in chunk]
+            scores = backend.loglikelihood(questions, progress=lambda n: bar.advance(ptask, n))
+            scored = [
+                (i, _record(task, d, q.context, s)) for (i, d), q, s in zip(chunk, questions, scores, strict=True)
+            ]
+            journal.add_samples(run_id, scored)
+            if on_chunk:
+                on_chunk(k + len(chunk))
+    seconds = time.perf_counter() - start
+    records = journal.samples(run_id)
+    metrics, groups = summarize(task, records)
+    result = RunResult(
+        run_id=run_id,
+        model=info.model,
+        backend=info.backend,
+        backend_details=info.details,
+        task=task.name,
+        method=backend.mc_method,
+        n=len(records),
+        metrics=metrics,
+        groups=groups,
+        timing=Timing(seconds=seconds, items_per_s=len(todo) / seconds if todo and seconds > 0 else None),
+        config={
+            "limit": config.limit,
+            "num_fewshot": task.num_fewshot,
+            "resumed": resumed,
+            "scored_this_session": len(todo),
+        },
+        data={"kind": loaded.source.kind, "location": loaded.source.location, "sha256": loaded.source.sha256},
+        created=dt.datetime.now(dt.UTC),
+        complete=len(records) == len(docs),
+    )
+    journal.finish(result)
+    return result

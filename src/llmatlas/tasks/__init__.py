@@ -1,0 +1,1 @@
+"""Benchmarks and user tasks: documents, prompts and per-sample metrics."""

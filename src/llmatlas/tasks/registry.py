@@ -1,0 +1,31 @@
+"""Tasks by name: ``arc_easy``, ``arc_challenge``, ``hellaswag``, ``mmlu`` (0-shot) and
+``mmlu_5shot``, ``truthfulqa_mc1``, ``truthfulqa_mc2``, ``cmmlu`` and ``cmmlu_5shot``."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+
+from llmatlas.errors import InputError
+from llmatlas.tasks.multiple_choice import LocalOrHubTask, build_tasks
+
+TASKS: dict[str, LocalOrHubTask] = build_tasks()
+
+
+def task_names() -> list[str]:
+    return list(TASKS)
+
+
+def get_task(name: str, num_fewshot: int | None = None) -> LocalOrHubTask:
+    """A fresh copy of the named task; ``num_fewshot`` overrides the default where data allows."""
+    key = name.strip().lower()
+    if key not in TASKS:
+        close = difflib.get_close_matches(key, TASKS, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else f" Known: {', '.join(TASKS)}."
+        raise InputError(f"unknown task '{name}'.{hint}", field="task")
+    task = copy.copy(TASKS[key])
+    if num_fewshot is not None:
+        if num_fewshot and not task.fewshot_files:
+            raise InputError(f"task {key} has no few-shot split; use --num-fewshot 0", field="num_fewshot")
+        task.num_fewshot = num_fewshot
+    return task
