@@ -136,8 +136,14 @@ class LlamaBackend(Backend):
                 self.llm.eval(ctx)
                 for i in members:
                     cont = pairs[i][1]
-                    self.llm.n_tokens = len(ctx)  # cut the KV cache back to the shared context
-                    self.llm.eval(cont[:-1])
+                    # Cut the KV cache back to the shared context and evaluate only the continuation.
+                    # llama.cpp computes a 1-token batch with other kernels than a longer one (logits
+                    # differ by up to ~0.2 nat on quantized weights), so a 1-token step re-evaluates
+                    # the last context token with it: every batch then has >= 2 tokens, as in the
+                    # per-choice reference, and the scores agree.
+                    back = 1 if len(cont) == 2 and len(ctx) > 1 else 0
+                    self.llm.n_tokens = len(ctx) - back
+                    self.llm.eval(ctx[len(ctx) - back :] + cont[:-1])
                     scores[i] = self._continuation_score(len(ctx), cont)
             out.append([s for s in scores if s is not None])
             if progress:

@@ -1,13 +1,15 @@
 """Backends by name, imported lazily so a missing optional dependency only matters when used.
 
 A model SPEC is ``backend:target`` (``llama:path/model.gguf``, ``hf:path``, ``openai:gpt-4o``,
-``mock:name``) or the alias ``smollm2`` for the embedded default model.
+``mock:name``) or the alias ``smollm2`` for the embedded default model. Backend options follow the
+target as a query string: ``llama:model.gguf?threads=1&n_ctx=4096``, ``hf:DIR?dtype=bfloat16``.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
+from urllib.parse import parse_qsl
 
 from llmatlas.backends.base import Backend
 from llmatlas.errors import InputError, LlmatlasError
@@ -27,8 +29,10 @@ ALIASES = {"smollm2": ("llama", "smollm2")}
 def parse_spec(spec: str) -> tuple[str, str]:
     """'llama:x.gguf' -> ('llama', 'x.gguf'); aliases expand; errors list the backends."""
     s = spec.strip()
-    if s in ALIASES:
-        return ALIASES[s]
+    head, sep, query = s.partition("?")
+    if head in ALIASES:
+        name, target = ALIASES[head]
+        return name, target + sep + query
     name, sep, target = s.partition(":")
     if not sep or not target:
         raise InputError(
@@ -43,6 +47,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
 def load_backend(spec: str, **options: Any) -> Backend:
     """Instantiate the backend a SPEC names, with a pip hint when its dependency is missing."""
     name, target = parse_spec(spec)
+    if name != "mock" and "?" in target:  # llama:model.gguf?threads=1&n_ctx=4096
+        target, _, query = target.partition("?")
+        options = dict(parse_qsl(query)) | options
     module_name, cls_name, hint = BACKENDS[name]
     try:
         module = importlib.import_module(module_name)

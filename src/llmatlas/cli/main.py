@@ -745,12 +745,13 @@ def compare(
 @handle_errors
 def quickstart(
     tokens: Annotated[int, typer.Option(min=8, max=512, help="Tokens to generate for the speed check.")] = 64,
+    limit: Annotated[int, typer.Option(min=1, help="ARC-Easy questions to evaluate.")] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Offline tour on the embedded SmolLM2: catalog, import, memory fit, and a measured speed check."""
+    """Offline tour on the embedded SmolLM2: catalog, import, memory fit, speed check and an ARC-Easy eval."""
     from llmatlas.cli.quickstart import run_quickstart
 
-    run_quickstart(catalog(), tokens=tokens, json_out=json_out)
+    run_quickstart(catalog(), tokens=tokens, json_out=json_out, eval_limit=limit)
 
 
 def run() -> None:

@@ -8,7 +8,9 @@ estimator's bytes-per-token model (the calibration DESIGN.md asks for).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -74,7 +76,42 @@ def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
     }
 
 
-def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> dict[str, Any]:
+def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.runner import EvalConfig, run_task
+    from llmatlas.tasks.datasets import find_file, packaged_sample
+
+    if not quiet:
+        console.rule(f"[bold]4. Evaluate: {limit} ARC-Easy questions, log-likelihood scoring[/bold]")
+    data_dir = None
+    if find_file(("arc_easy_test.jsonl",)) is None:
+        tmp = Path(tempfile.mkdtemp(prefix="llmatlas-arc-"))
+        (tmp / "arc_easy_test.jsonl").symlink_to(packaged_sample("arc_easy_sample.jsonl"))
+        data_dir = str(tmp)
+        limit = min(limit, 50)
+        if not quiet:
+            console.print("[dim]no ARC data folder found: using the 50-question sample shipped with llmatlas[/dim]")
+    backend = load_backend("smollm2")
+    journal = Journal()
+    try:
+        res = run_task(
+            backend, "arc_easy", EvalConfig(limit=limit, data_dir=data_dir), journal, console=None if quiet else console
+        )
+    finally:
+        backend.close()
+        journal.close()
+    if not quiet:
+        acc, norm = res.metrics["acc"], res.metrics["acc_norm"]
+        console.print(
+            f"SmolLM2-135M-Instruct (Q4_1), ARC-Easy n={res.n}: acc {acc.value:.3f} ± {acc.stderr or 0:.3f}, "
+            f"acc_norm {norm.value:.3f} ± {norm.stderr or 0:.3f} (chance ≈ 0.25); run {res.run_id} "
+            f"in {journal.path} (`llmatlas results`)"
+        )
+    return res.model_dump(mode="json")
+
+
+def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False, eval_limit: int = 50) -> dict[str, Any]:
     quiet = json_out
     out: dict[str, Any] = {}
     # 1. A slice of the catalog: open weights usable commercially, best reported MMLU first.
@@ -155,9 +192,13 @@ def run_quickstart(cat: Catalog, tokens: int = 64, json_out: bool = False) -> di
                 f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
                 "effective; use it to calibrate `llmatlas fit --gpu` bounds"
             )
+    # 4. A real evaluation: ARC-Easy on the embedded model, journaled and resumable.
+    out["evaluation"] = _evaluate(eval_limit, quiet)
+    if not quiet:
         console.rule()
         console.print(
-            'Next: `llmatlas models --where "open_weights and params_b <= 14" --sort -mmlu`, '
+            "Next: `llmatlas eval --model smollm2 --task arc_easy,hellaswag --limit 200`, "
+            '`llmatlas models --where "open_weights and params_b <= 14" --sort -mmlu`, '
             "`llmatlas fit llama-2-70b --quant Q4_K_M --gpu rtx-4090`, "
             "`llmatlas cost gpt-4o claude-3-haiku --input-tokens 1000 --output-tokens 300 --requests 100000`"
         )

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,12 @@ def find_file(names: tuple[str, ...], data_dir: str | Path | None = None) -> Pat
             if p.is_file():
                 return p.resolve()
     return None
+
+
+def packaged_sample(name: str) -> Path:
+    """A small excerpt shipped in the package (first 50 ARC-Easy test rows, CC BY-SA 4.0) so that
+    ``llmatlas quickstart`` evaluates offline even without a benchmark data folder."""
+    return Path(str(resources.files("llmatlas.tasks") / "data" / name))
 
 
 def sha256_file(path: Path) -> str:

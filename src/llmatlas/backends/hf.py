@@ -1,0 +1,504 @@
+"""Hugging Face transformers backend (``hf:PATH_OR_HUB_ID``), with fast shared-context scoring.
+
+Multiple choice is scored by *prefix packing*: one packed row holds a question's context once,
+followed by every choice's continuation tokens (minus each continuation's last token, which is
+only ever a target). A custom 4D attention mask lets each continuation attend to the context and
+causally to itself only, and position ids restart at ``len(context)`` for every continuation, so
+each choice sees exactly what it would see in its own forward pass. Several packed rows form a
+padded batch whose size is bounded by a token budget (``batch_tokens``) after sorting by length,
+longest first. Logits are computed only at the positions that predict continuation tokens
+(transformers' boolean ``logits_to_keep``), and log-softmax only there.
+
+``loglikelihood_reference`` is the per-choice method of lm-evaluation-harness (one forward pass of
+``context + continuation[:-1]`` per choice, batch of one, full logits); the packed scorer equals it
+to float tolerance (about 1e-6 in float32 on CPU) whatever the batch budget.
+
+Options (strings or typed values): ``dtype`` (float32 | bfloat16 | float16 | auto; float32 by
+default on CPU, bfloat16 on CUDA), ``device`` (cpu | cuda | cuda:N | mps | auto), ``batch_tokens``
+(padded tokens per forward pass, default 4096), ``gguf_file`` (a GGUF file in the folder, loaded
+dequantized by transformers; needs ``accelerate``), ``attn_implementation`` (sdpa by default | eager:
+both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), ``max_length``
+(context window for left truncation; default from the config as lm-eval does), ``add_bos_token``
+(unset: the tokenizer's default special tokens; true/false forces them on or off — lm-eval
+0.4.0-0.4.8 used false for causal models), ``trust_remote_code``, ``seed`` (sampling), ``threads``
+(torch CPU threads, process-wide).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+import transformers
+
+from llmatlas.backends.base import (
+    Backend,
+    BackendInfo,
+    ContinuationScore,
+    Generation,
+    GenerationRequest,
+    MCQuestion,
+    Progress,
+    split_context,
+)
+from llmatlas.errors import InputError
+
+_DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+}
+_DEFAULT_MAX_LENGTH = 2048  # lm-eval's fallback when neither config nor tokenizer says
+_LOGITS_BUDGET_BYTES = 256 * 2**20  # float32 logits kept per forward pass (bounds scored positions)
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InputError(f"option '{name}' must be true or false, not '{value}'", field=name)
+
+
+def _as_int(value: Any, name: str, minimum: int = 1) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"option '{name}' must be an integer, not '{value}'", field=name) from None
+    if n < minimum:
+        raise InputError(f"option '{name}' must be ≥ {minimum}, not {n}", field=name)
+    return n
+
+
+@dataclass
+class _Unit:
+    """One packed row: a context and the choices that share it (a question, or part of one)."""
+
+    question: int
+    context: list[int]
+    choices: list[tuple[int, list[int]]]  # (choice index in the question, continuation tokens)
+    length: int = 0  # row length: context + every continuation but its last token
+    n_scored: int = 0  # positions whose logits are needed
+    ids: list[int] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+    segments: list[int] = field(default_factory=list)  # 0 = context, j + 1 = j-th choice
+    scored: list[int] = field(default_factory=list)  # row positions predicting each target
+    targets: list[int] = field(default_factory=list)
+
+    def pack(self) -> None:
+        ctx = self.context
+        n_ctx = len(ctx)
+        self.ids = list(ctx)
+        self.positions = list(range(n_ctx))
+        self.segments = [0] * n_ctx
+        self.scored, self.targets = [], []
+        for j, (_, cont) in enumerate(self.choices):
+            start = len(self.ids)
+            body = cont[:-1]
+            self.ids += body
+            self.positions += range(n_ctx, n_ctx + len(body))
+            self.segments += [j + 1] * len(body)
+            # cont[0] is predicted by the last context token; cont[k] by the row position of cont[k-1]
+            self.scored += [n_ctx - 1, *range(start, start + len(body))]
+            self.targets += cont
+        self.length = len(self.ids)
+        self.n_scored = len(self.scored)
+
+
+class HFBackend(Backend):
+    name = "hf"
+
+    def __init__(self, target: str, **options: Any) -> None:
+        super().__init__(target, **options)
+        opts = dict(options)
+        self.device = self._pick_device(str(opts.get("device", "auto")))
+        self.dtype = self._pick_dtype(opts.get("dtype"), self.device)
+        self.batch_tokens = _as_int(opts.get("batch_tokens", 4096), "batch_tokens")
+        self.attn_implementation = str(opts.get("attn_implementation", "sdpa"))
+        if self.attn_implementation not in ("eager", "sdpa"):
+            raise InputError(
+                f"attn_implementation must be eager or sdpa, not '{self.attn_implementation}'",
+                field="attn_implementation",
+            )
+        self.gguf_file = str(opts["gguf_file"]) if opts.get("gguf_file") else None
+        self.add_bos_token = (
+            None if opts.get("add_bos_token") in (None, "") else _as_bool(opts["add_bos_token"], "add_bos_token")
+        )
+        self.seed = _as_int(opts.get("seed", 0), "seed", minimum=0)
+        if opts.get("threads"):  # process-wide in torch; unset leaves torch's default (all cores)
+            torch.set_num_threads(_as_int(opts["threads"], "threads"))
+        trust = _as_bool(opts.get("trust_remote_code", False), "trust_remote_code")
+
+        path = Path(target).expanduser()
+        local = path.exists()
+        if not local and (target.startswith((".", "/", "~")) or target.count("/") > 1):
+            raise InputError(f"model folder '{target}' does not exist", field="model")
+        self.model_ref = str(path.resolve()) if local else target
+        if self.gguf_file and local and not (path / self.gguf_file).is_file():
+            raise InputError(f"gguf_file '{self.gguf_file}' is not in {path}", field="gguf_file")
+
+        common: dict[str, Any] = {"trust_remote_code": trust}
+        if local:
+            common["local_files_only"] = True
+        if self.gguf_file:
+            common["gguf_file"] = self.gguf_file
+        self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(self.model_ref, **common)
+        dtype_key = "dtype" if _version_at_least(transformers.__version__, (4, 56)) else "torch_dtype"
+        model_kwargs = common | {dtype_key: self.dtype, "attn_implementation": self.attn_implementation}
+        # typed Any: transformers' own annotations of from_pretrained/to are not usable under --strict
+        self.model: Any = cast(Any, transformers.AutoModelForCausalLM.from_pretrained(self.model_ref, **model_kwargs))
+        self.model.to(self.device)
+        self.model.eval()
+        self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
+        self.max_length = (
+            _as_int(opts["max_length"], "max_length") if opts.get("max_length") else self._config_max_length()
+        )
+        # transformers 5 keeps logits only where a boolean (batch, seq) `logits_to_keep` mask says
+        # (modeling_utils.slice_logits_to_keep); older ones compute logits for every position of
+        # the padded batch and we slice afterwards (same numbers, more memory).
+        self._bool_logits_to_keep = hasattr(transformers.modeling_utils, "slice_logits_to_keep")
+
+    # ------------------------------------------------------------------ setup helpers
+
+    @staticmethod
+    def _pick_device(text: str) -> torch.device:
+        if text in ("auto", ""):
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            dev = torch.device(text)
+        except RuntimeError:
+            raise InputError(f"unknown device '{text}' (cpu, cuda, cuda:N, mps, auto)", field="device") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise InputError("device 'cuda' asked for but torch sees no CUDA GPU", field="device")
+        return dev
+
+    @staticmethod
+    def _pick_dtype(value: Any, device: torch.device) -> torch.dtype:
+        if isinstance(value, torch.dtype):
+            return value
+        text = str(value or "auto").strip().lower().removeprefix("torch.")
+        if text == "auto":
+            return torch.bfloat16 if device.type == "cuda" else torch.float32
+        if text not in _DTYPES:
+            raise InputError(f"unknown dtype '{value}' (float32, bfloat16, float16, auto)", field="dtype")
+        return _DTYPES[text]
+
+    def _config_max_length(self) -> int:
+        """lm-eval's rule: n_positions / max_position_embeddings / n_ctx, else the tokenizer's limit."""
+        config = self.model.config
+        text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+            value = getattr(text_config, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < 10**12:
+            return limit
+        return _DEFAULT_MAX_LENGTH
+
+    @property
+    def prefix_token_id(self) -> int:
+        bos = self.tokenizer.bos_token_id
+        token = bos if bos is not None else self.tokenizer.eos_token_id
+        if token is None:
+            raise ValueError("the tokenizer has neither a BOS nor an EOS token to stand for an empty context")
+        return int(token)
+
+    def info(self) -> BackendInfo:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return BackendInfo(
+            backend=self.name,
+            model=self.model_ref if not self.gguf_file else f"{self.model_ref}/{self.gguf_file}",
+            details={
+                "model_type": getattr(self.model.config, "model_type", None),
+                "architecture": type(self.model).__name__,
+                "gguf_file": self.gguf_file,
+                "dtype": str(self.dtype).removeprefix("torch."),
+                "device": str(self.device),
+                "parameters": n_params,
+                "attn_implementation": self.attn_implementation,
+                "max_length": self.max_length,
+                "batch_tokens": self.batch_tokens,
+                "threads": torch.get_num_threads(),
+                "add_bos_token": self.add_bos_token,
+                "scoring": "prefix packing (shared context, 4D mask)",
+                "transformers": transformers.__version__,
+                "torch": torch.__version__,
+            },
+        )
+
+    def close(self) -> None:
+        self.model = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ tokenization (lm-eval rules)
+
+    def _encode(self, text: str, special: bool | None = None) -> list[int]:
+        flag = self.add_bos_token if special is None else special
+        ids = self.tokenizer.encode(text) if flag is None else self.tokenizer.encode(text, add_special_tokens=flag)
+        return [int(t) for t in ids]
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """(context tokens, continuation tokens) exactly as lm-evaluation-harness builds them."""
+        context, continuation = split_context(context, continuation)
+        if context == "":
+            return [self.prefix_token_id], self._encode(continuation, special=False)
+        context_enc = self._encode(context)
+        whole = self._encode(context + continuation)
+        return context_enc, whole[len(context_enc) :]
+
+    def _truncate(self, context: list[int], cont: list[int]) -> list[int]:
+        """Left-truncate so that context + cont[:-1] fits max_length (lm-eval's rule); returns the context."""
+        if len(cont) > self.max_length:
+            raise ValueError(f"a continuation of {len(cont)} tokens exceeds the model's {self.max_length}")
+        overflow = len(context) + len(cont) - 1 - self.max_length
+        return context[overflow:] if overflow > 0 else context
+
+    # ------------------------------------------------------------------ fast scorer
+
+    def _units(self, questions: Sequence[MCQuestion]) -> tuple[list[_Unit], list[list[ContinuationScore | None]]]:
+        units: list[_Unit] = []
+        results: list[list[ContinuationScore | None]] = []
+        for qi, q in enumerate(questions):
+            row: list[ContinuationScore | None] = [None] * len(q.continuations)
+            groups: dict[tuple[int, ...], _Unit] = {}
+            for ci, continuation in enumerate(q.continuations):
+                context, cont = self.encode_pair(q.context, continuation)
+                if not cont:
+                    row[ci] = ContinuationScore(0.0, 0, True)
+                    continue
+                ctx = self._truncate(context, cont)
+                key = tuple(ctx)  # choices whose truncation differs get their own row
+                unit = groups.get(key)
+                if unit is None:
+                    unit = groups[key] = _Unit(qi, ctx, [])
+                unit.choices.append((ci, cont))
+            for unit in groups.values():
+                unit.pack()
+                units.append(unit)
+            results.append(row)
+        return units, results
+
+    def _batches(self, units: list[_Unit]) -> list[list[_Unit]]:
+        max_scored = max(1, _LOGITS_BUDGET_BYTES // (4 * self.vocab_size))
+        ordered = sorted(units, key=lambda u: (-u.length, u.question))
+        batches: list[list[_Unit]] = []
+        current: list[_Unit] = []
+        width = scored = 0
+        for unit in ordered:
+            if current and ((len(current) + 1) * width > self.batch_tokens or scored + unit.n_scored > max_scored):
+                batches.append(current)
+                current, scored = [], 0
+            if not current:
+                width = unit.length
+            current.append(unit)
+            scored += unit.n_scored
+        if current:
+            batches.append(current)
+        return batches
+
+    def _forward_packed(self, batch: list[_Unit]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probs of every target token of the batch and whether it is the argmax, row-major."""
+        n, width = len(batch), max(u.length for u in batch)
+        dev = self.device
+        ids = torch.full((n, width), int(batch[0].ids[0]), dtype=torch.long)
+        pos = torch.zeros((n, width), dtype=torch.long)
+        seg = torch.full((n, width), -1, dtype=torch.long)
+        keep = torch.zeros((n, width), dtype=torch.bool)
+        targets: list[int] = []
+        flat_rows: list[int] = []
+        flat_cols: list[int] = []
+        for r, unit in enumerate(batch):
+            length = unit.length
+            ids[r, :length] = torch.tensor(unit.ids, dtype=torch.long)
+            pos[r, :length] = torch.tensor(unit.positions, dtype=torch.long)
+            seg[r, :length] = torch.tensor(unit.segments, dtype=torch.long)
+            keep[r, unit.scored] = True
+            flat_rows += [r] * len(unit.scored)
+            flat_cols += unit.scored
+            targets += unit.targets
+        # allowed[b, q, k]: causal, and k is context or in q's own continuation; padding sees itself
+        idx = torch.arange(width)
+        causal = idx[None, :, None] >= idx[None, None, :]
+        seg_q, seg_k = seg[:, :, None], seg[:, None, :]
+        allowed = causal & (seg_q >= 0) & (seg_k >= 0) & ((seg_k == 0) | (seg_k == seg_q))
+        allowed |= torch.eye(width, dtype=torch.bool)[None]
+        mask = torch.zeros((n, 1, width, width), dtype=self.dtype)
+        mask.masked_fill_(~allowed[:, None], torch.finfo(self.dtype).min)
+
+        kwargs: dict[str, Any] = {
+            "input_ids": ids.to(dev),
+            "attention_mask": mask.to(dev),
+            "position_ids": pos.to(dev),
+            "use_cache": False,
+        }
+        if self._bool_logits_to_keep:
+            kwargs["logits_to_keep"] = keep.to(dev)
+        with torch.inference_mode():
+            logits = self.model(**kwargs).logits
+            if self._bool_logits_to_keep:
+                # the kept positions come back flattened in row-major order: a position's index
+                # there is the number of kept positions before it (the context's last position is
+                # kept once but predicts the first token of every choice)
+                logits = logits.reshape(-1, logits.shape[-1])
+                rank = keep.flatten().cumsum(0) - 1
+                gather = rank[torch.tensor(flat_rows) * width + torch.tensor(flat_cols)].to(dev)
+                picked = logits[gather]
+            else:
+                picked = logits[torch.tensor(flat_rows, device=dev), torch.tensor(flat_cols, device=dev)]
+            return self._score_logits(picked, torch.tensor(targets, device=dev))
+
+    @staticmethod
+    def _score_logits(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        chosen = logprobs.gather(-1, targets[:, None]).squeeze(-1)
+        is_max = logprobs.argmax(dim=-1) == targets
+        return chosen.double().cpu(), is_max.cpu()
+
+    def loglikelihood(
+        self, questions: Sequence[MCQuestion], progress: Progress | None = None
+    ) -> list[list[ContinuationScore]]:
+        units, results = self._units(questions)
+        remaining = [0] * len(questions)
+        for unit in units:
+            remaining[unit.question] += 1
+        done_early = [qi for qi, n in enumerate(remaining) if n == 0]
+        if progress and done_early:
+            progress(len(done_early))
+        for batch in self._batches(units):
+            logprobs, is_max = self._forward_packed(batch)
+            offset = 0
+            finished = 0
+            for unit in batch:
+                for ci, cont in unit.choices:
+                    k = len(cont)
+                    lp = float(logprobs[offset : offset + k].sum())
+                    greedy = bool(is_max[offset : offset + k].all())
+                    results[unit.question][ci] = ContinuationScore(lp, k, greedy)
+                    offset += k
+                remaining[unit.question] -= 1
+                finished += remaining[unit.question] == 0
+            if progress and finished:
+                progress(finished)
+        return [[s for s in row if s is not None] for row in results]
+
+    # ------------------------------------------------------------------ reference scorer
+
+    def loglikelihood_reference(self, questions: Sequence[MCQuestion]) -> list[list[ContinuationScore]]:
+        out: list[list[ContinuationScore]] = []
+        for q in questions:
+            row = []
+            for continuation in q.continuations:
+                context, cont = self.encode_pair(q.context, continuation)
+                if not cont:
+                    row.append(ContinuationScore(0.0, 0, True))
+                    continue
+                ctx = self._truncate(context, cont)
+                inp = torch.tensor([ctx + cont[:-1]], dtype=torch.long, device=self.device)
+                kwargs: dict[str, Any] = {"input_ids": inp, "use_cache": False}
+                if self._bool_logits_to_keep:  # same numbers as slicing full logits, without the waste
+                    kwargs["logits_to_keep"] = len(cont)
+                with torch.inference_mode():
+                    logits = self.model(**kwargs).logits[0]
+                picked = logits[-len(cont) :]
+                lp, is_max = self._score_logits(picked, torch.tensor(cont, device=self.device))
+                row.append(ContinuationScore(float(lp.sum()), len(cont), bool(is_max.all())))
+            out.append(row)
+        return out
+
+    # ------------------------------------------------------------------ generation
+
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        if request.chat and getattr(self.tokenizer, "chat_template", None):
+            messages = []
+            if request.system:
+                messages.append({"role": "system", "content": request.system})
+            messages.append({"role": "user", "content": request.prompt})
+            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            return self._encode(str(text), special=False)
+        prompt = f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
+        return self._encode(prompt)
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for source in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(source, int):
+                ids.add(source)
+            elif isinstance(source, list | tuple):
+                ids.update(int(x) for x in source)
+        return ids
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out: list[Generation] = []
+        eos = self._eos_ids()
+        rng = torch.Generator(device="cpu").manual_seed(self.seed)
+        for request in requests:
+            try:
+                out.append(self._generate_one(request, eos, rng))
+            except (RuntimeError, ValueError) as exc:
+                out.append(Generation(text="", error=f"{type(exc).__name__}: {exc}"))
+        return out
+
+    def _generate_one(self, request: GenerationRequest, eos: set[int], rng: torch.Generator) -> Generation:
+        prompt_ids = self._prompt_ids(request)
+        budget = max(0, min(request.max_tokens, self.max_length - len(prompt_ids)))
+        start = time.perf_counter()
+        ttft: float | None = None
+        generated: list[int] = []
+        text = ""
+        stopped_by = None
+        with torch.inference_mode():
+            inp = torch.tensor([prompt_ids], dtype=torch.long, device=self.device)
+            past = None
+            for _ in range(budget):
+                outputs = self.model(input_ids=inp, past_key_values=past, use_cache=True)
+                past = outputs.past_key_values
+                logits = outputs.logits[0, -1].float()
+                if request.temperature > 0:
+                    probs = torch.softmax(logits / request.temperature, dim=-1).cpu()
+                    token = int(torch.multinomial(probs, 1, generator=rng))
+                else:
+                    token = int(logits.argmax())
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                if token in eos:
+                    stopped_by = "eos"
+                    break
+                generated.append(token)
+                text = self.tokenizer.decode(generated, skip_special_tokens=True)
+                hits = [i for i in (text.find(s) for s in request.stop if s) if i >= 0]
+                if hits:
+                    text = text[: min(hits)]
+                    stopped_by = "stop"
+                    break
+                inp = torch.tensor([[token]], dtype=torch.long, device=self.device)
+        latency = time.perf_counter() - start
+        return Generation(
+            text=text,
+            input_tokens=len(prompt_ids),
+            output_tokens=len(generated),
+            latency_s=latency,
+            ttft_s=ttft,
+            extra={"stopped_by": stopped_by or "max_tokens"},
+        )
+
+
+def _version_at_least(version: str, wanted: tuple[int, ...]) -> bool:
+    parts: list[int] = []
+    for piece in version.split(".")[: len(wanted)]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts) >= wanted
