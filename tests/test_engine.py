@@ -367,3 +367,20 @@ def test_bad_dataset_line_names_file_and_line(tmp_path: Path) -> None:
 def test_mc_question_shape() -> None:
     q = MCQuestion("ctx", (" a", " b"))
     assert q.continuations[1] == " b"
+
+
+def test_tasks_command_lists_every_task() -> None:
+    r = CliRunner().invoke(app, ["tasks", "--json"])
+    assert r.exit_code == 0
+    names = {t["task"] for t in json.loads(r.stdout)}
+    assert {
+        "arc_easy",
+        "arc_challenge",
+        "hellaswag",
+        "mmlu",
+        "mmlu_5shot",
+        "truthfulqa_mc1",
+        "truthfulqa_mc2",
+        "cmmlu",
+        "cmmlu_5shot",
+    } <= names
