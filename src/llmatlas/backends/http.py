@@ -1,0 +1,316 @@
+"""Shared HTTP plumbing for API backends (OpenAI-compatible servers, Anthropic).
+
+* :class:`HTTPPool` posts JSON with bounded concurrency (a thread pool over one ``httpx.Client``),
+  retries 429/500/502/503/504, timeouts and connection errors with exponential backoff and full
+  jitter (honouring ``Retry-After`` seconds), and after the last attempt returns a recorded
+  :class:`RequestError` (status, message, attempts) instead of raising or dropping the request.
+* The API key is read from the environment and only ever lives in the client's headers: every
+  message that leaves this module is passed through :meth:`HTTPPool.redact`.
+* The multiple-choice "letter" format (prompt and strict parse) used when a model gives no prompt
+  log-probs lives here, shared by every API backend (:class:`APIBackend`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from llmatlas.backends.base import (
+    Backend,
+    ContinuationScore,
+    Generation,
+    GenerationRequest,
+    MCQuestion,
+    Progress,
+)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})  # 529: Anthropic 'overloaded'
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class RequestError:
+    """A request that failed for good: HTTP status (None for transport errors), message, attempts."""
+
+    status: int | None
+    message: str
+    attempts: int
+
+    def __str__(self) -> str:
+        where = f"HTTP {self.status}" if self.status is not None else "request failed"
+        return f"{where} after {self.attempts} attempt(s): {self.message}"
+
+
+@dataclass
+class Response:
+    """The outcome of one logical request: parsed JSON or a recorded error."""
+
+    data: dict[str, Any] | None
+    error: RequestError | None
+    attempts: int
+    latency_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _opt_int(options: dict[str, Any], key: str, default: int) -> int:
+    v = options.get(key)
+    return default if v is None or v == "" else int(v)
+
+
+def _opt_float(options: dict[str, Any], key: str, default: float) -> float:
+    v = options.get(key)
+    return default if v is None or v == "" else float(v)
+
+
+def api_key_from_env(options: dict[str, Any], default_env: str) -> str | None:
+    """The key named by the ``api_key_env`` option (default ``default_env``); never an option value."""
+    env = str(options.get("api_key_env") or default_env)
+    key = os.environ.get(env, "").strip()
+    return key or None
+
+
+def _error_message(body: bytes) -> str:
+    """The human part of an error body: OpenAI ``{"error": {"message"}}``, Anthropic
+    ``{"type": "error", "error": {"type", "message"}}``, else the (shortened) text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:300].decode("utf-8", "replace").strip() or "(empty body)"
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            kind = err.get("type")
+            msg = str(err.get("message", ""))
+            return f"{kind}: {msg}" if kind else msg
+        if isinstance(err, str):
+            return err
+        if "detail" in data:
+            return str(data["detail"])
+    return json.dumps(data)[:300]
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # HTTP-date form is not honoured; fall back to backoff
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class HTTPPool:
+    """POST JSON to one base URL with retries and at most ``concurrency`` requests in flight."""
+
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        secret: str | None = None,
+        concurrency: int = 4,
+        max_attempts: int = 5,
+        timeout_s: float = 120.0,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        retry_after_max_s: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.base_url = base_url.rstrip("/")
+        self._secret = secret
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.retry_after_max_s = retry_after_max_s
+        self._sleep = sleep
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"HTTPPool(base_url={self.base_url!r}, concurrency={self.concurrency})"
+
+    def redact(self, text: str) -> str:
+        if self._secret:
+            text = text.replace(self._secret, REDACTED)
+        return text
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        cap = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
+        return random.uniform(0.0, cap)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Response:
+        """One logical request, retried; never raises for HTTP or transport failures."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        t_all = time.perf_counter()
+        last = RequestError(None, "no attempt made", 0)
+        for attempt in range(1, self.max_attempts + 1):
+            wait: float | None = None
+            t0 = time.perf_counter()
+            try:
+                resp = self._client.post(url, json=body)
+                raw = resp.content
+            except httpx.TimeoutException as exc:
+                last = RequestError(None, self.redact(f"timeout: {type(exc).__name__}"), attempt)
+            except httpx.TransportError as exc:
+                last = RequestError(None, self.redact(f"{type(exc).__name__}: {exc}"), attempt)
+            else:
+                latency = time.perf_counter() - t0
+                if resp.status_code == 200:
+                    try:
+                        data = json.loads(raw)
+                        if not isinstance(data, dict):
+                            raise ValueError("response is not a JSON object")
+                    except ValueError as exc:  # truncated/invalid JSON: transient more often than not
+                        last = RequestError(200, self.redact(f"invalid JSON in response: {exc}"), attempt)
+                    else:
+                        return Response(data, None, attempt, latency, {"total_s": time.perf_counter() - t_all})
+                else:
+                    last = RequestError(resp.status_code, self.redact(_error_message(raw)), attempt)
+                    if resp.status_code not in RETRY_STATUSES:
+                        break
+                    wait = _retry_after(resp.headers)
+            if attempt == self.max_attempts:
+                break
+            delay = self.backoff(attempt) if wait is None else min(wait, self.retry_after_max_s)
+            if delay > 0:
+                self._sleep(delay)
+        return Response(None, last, last.attempts, time.perf_counter() - t_all)
+
+    def map_post(self, path: str, bodies: Sequence[dict[str, Any]], progress: Progress | None = None) -> list[Response]:
+        """Post every body, ``concurrency`` at a time; results in input order."""
+        if not bodies:
+            return []
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llmatlas-http")
+            executor = self._executor
+        futures = [executor.submit(self.post_json, path, b) for b in bodies]
+        out = []
+        for fut in futures:
+            out.append(fut.result())
+            if progress:
+                progress(1)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+        self._client.close()
+
+
+# --- multiple choice by letter (models without prompt log-probs) ---------------------------------
+
+
+def letter_prompt(question: MCQuestion) -> str:
+    """The context, then ``A. choice`` lines, then the instruction."""
+    if len(question.continuations) > len(LETTERS):
+        raise ValueError(f"at most {len(LETTERS)} choices can be lettered")
+    lines = [f"{LETTERS[i]}. {c.strip()}" for i, c in enumerate(question.continuations)]
+    return f"{question.context.rstrip()}\n\n" + "\n".join(lines) + "\nAnswer with the letter only."
+
+
+_STANDALONE_CAPITAL = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9])")
+
+
+def parse_letter(text: str, n_choices: int) -> int | None:
+    """Index of the first standalone capital letter, if it names a choice; otherwise None (strict:
+    a first standalone capital outside the choices, like "I think…", is unparseable)."""
+    m = _STANDALONE_CAPITAL.search(text)
+    if m is None:
+        return None
+    idx = LETTERS.index(m.group(1))
+    return idx if idx < n_choices else None
+
+
+def letter_scores(chosen: int | None, n_choices: int) -> list[ContinuationScore]:
+    """0 for the chosen continuation, -inf for the rest (all -inf when nothing was chosen)."""
+    return [ContinuationScore(0.0 if i == chosen else -math.inf, 1, i == chosen) for i in range(n_choices)]
+
+
+class APIBackend(Backend):
+    """Common parts of HTTP API backends: the pool, generation-based multiple choice, counters."""
+
+    mc_answer_tokens_default = 16
+
+    def __init__(self, target: str, **options: Any) -> None:
+        super().__init__(target, **options)
+        self.model = target
+        self.unparsed = 0  # MC answers with no parseable letter
+        self.failed = 0  # MC requests that ended in a recorded error
+        self.errors: list[RequestError] = []
+        self.mc_max_tokens = _opt_int(options, "mc_max_tokens", self.mc_answer_tokens_default)
+
+    def _pool_from_options(self, base_url: str, headers: dict[str, str], secret: str | None) -> HTTPPool:
+        o = self.options
+        return HTTPPool(
+            base_url,
+            headers,
+            secret=secret,
+            concurrency=_opt_int(o, "concurrency", 4),
+            max_attempts=_opt_int(o, "max_attempts", 5),
+            timeout_s=_opt_float(o, "timeout", 120.0),
+            backoff_base_s=_opt_float(o, "backoff_base", 0.5),
+            backoff_max_s=_opt_float(o, "backoff_max", 30.0),
+        )
+
+    def _mc_by_letter(
+        self, questions: Sequence[MCQuestion], progress: Progress | None
+    ) -> list[list[ContinuationScore]]:
+        requests = [
+            GenerationRequest(prompt=letter_prompt(q), max_tokens=self.mc_max_tokens, temperature=0.0, chat=True)
+            for q in questions
+        ]
+        gens = self.generate(requests, progress=progress)
+        out = []
+        for q, g in zip(questions, gens, strict=True):
+            n = len(q.continuations)
+            if g.error is not None:
+                self.failed += 1
+                out.append(letter_scores(None, n))
+                continue
+            chosen = parse_letter(g.text, n)
+            if chosen is None:
+                self.unparsed += 1
+            out.append(letter_scores(chosen, n))
+        return out
+
+    def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[Generation]:
+        raise NotImplementedError
+
+    def _record(self, resp: Response) -> Generation | None:
+        """A failed Generation for a recorded error (None when the response has data)."""
+        if resp.error is None:
+            return None
+        self.errors.append(resp.error)
+        return Generation(
+            text="",
+            latency_s=resp.latency_s,
+            error=str(resp.error),
+            extra={"status": resp.error.status, "attempts": resp.error.attempts},
+        )

@@ -1,0 +1,350 @@
+"""The HTTP API backends (OpenAI-compatible, Anthropic) against loopback fake servers."""
+
+from __future__ import annotations
+
+import math
+import re
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from llmatlas.backends.anthropic import AnthropicBackend
+from llmatlas.backends.base import GenerationRequest, MCQuestion
+from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter
+from llmatlas.backends.openai import OpenAIBackend
+from llmatlas.backends.registry import load_backend
+from tests.fake_servers import FakeServer, Fault, token_logprob, tokens
+
+SECRET_OA = "sk-test-SECRET-openai-0123456789"
+SECRET_AN = "sk-ant-SECRET-anthropic-9876543210"
+FAST = {"backoff_base": "0.001", "backoff_max": "0.01", "timeout": "5"}
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_OA)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET_AN)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+
+
+def answer_correct(prompt: str) -> str:
+    """Answers the letter of the choice that contains the word 'correct'."""
+    for m in re.finditer(r"^([A-Z])\. (.*)$", prompt, re.M):
+        if "correct" in m.group(2):
+            return f"{m.group(1)}"
+    return "I don't know"
+
+
+@pytest.fixture
+def oa() -> Iterator[FakeServer]:
+    with FakeServer("openai", answer=answer_correct) as srv:
+        yield srv
+
+
+@pytest.fixture
+def an() -> Iterator[FakeServer]:
+    with FakeServer("anthropic", answer=answer_correct) as srv:
+        yield srv
+
+
+def openai_backend(srv: FakeServer, **opts: str) -> OpenAIBackend:
+    return OpenAIBackend("fake-model", base_url=srv.url, **(FAST | opts))
+
+
+def anthropic_backend(srv: FakeServer, **opts: str) -> AnthropicBackend:
+    return AnthropicBackend("claude-fake", base_url=srv.url, **(FAST | opts))
+
+
+QUESTIONS = [
+    MCQuestion("Q1: pick one.", ("wrong", "correct", "wrong too")),
+    MCQuestion("Q2: pick one.", ("correct", "nope")),
+    MCQuestion("Q3: pick one.", ("no", "no", "no", "correct")),
+]
+GOLD = [1, 0, 3]
+
+
+def accuracy(scores: list[list[float]]) -> float:
+    hits = [max(range(len(s)), key=lambda i: s[i]) == g for s, g in zip(scores, GOLD, strict=True)]
+    return sum(hits) / len(hits)
+
+
+# --- generation --------------------------------------------------------------------------
+
+
+def test_openai_generation_chat_and_completions(oa: FakeServer) -> None:
+    oa.answer = lambda p: "four words in reply"
+    be = openai_backend(oa)
+    gens = be.generate(
+        [
+            GenerationRequest("one two three", max_tokens=7, stop=("\n",), system="be brief"),
+            GenerationRequest("legacy prompt here", chat=False),
+        ]
+    )
+    assert [g.error for g in gens] == [None, None]
+    assert gens[0].text == "four words in reply"
+    assert (gens[0].input_tokens, gens[0].output_tokens) == (3, 4)
+    assert (gens[1].input_tokens, gens[1].output_tokens) == (3, 4)
+    assert gens[0].latency_s is not None and gens[0].latency_s >= 0
+    paths = sorted(r.path for r in oa.requests)
+    assert paths == ["/v1/chat/completions", "/v1/completions"]
+    chat = next(r for r in oa.requests if r.path.endswith("chat/completions"))
+    assert chat.body["messages"][0] == {"role": "system", "content": "be brief"}
+    assert chat.body["max_tokens"] == 7 and chat.body["stop"] == ["\n"]
+    assert chat.headers["authorization"] == f"Bearer {SECRET_OA}"
+    be.close()
+
+
+def test_anthropic_generation_headers_and_body(an: FakeServer) -> None:
+    an.answer = lambda p: "hello there"
+    be = anthropic_backend(an)
+    (g,) = be.generate([GenerationRequest("a b c d", max_tokens=9, stop=("END",), system="sys", temperature=0.5)])
+    assert g.error is None and g.text == "hello there"
+    assert (g.input_tokens, g.output_tokens) == (4, 2)
+    (req,) = an.requests
+    assert req.path == "/v1/messages"
+    assert req.headers["x-api-key"] == SECRET_AN
+    assert req.headers["anthropic-version"] == "2023-06-01"
+    assert req.body == {
+        "model": "claude-fake",
+        "max_tokens": 9,
+        "messages": [{"role": "user", "content": "a b c d"}],
+        "system": "sys",
+        "stop_sequences": ["END"],
+        "temperature": 0.5,
+    }
+    be.close()
+
+
+# --- retries and recorded errors ----------------------------------------------------------------
+
+
+def test_429_retry_after_is_honoured_then_succeeds(oa: FakeServer) -> None:
+    oa.faults = [Fault(status=429, retry_after="0.2"), Fault(status=429, retry_after="0.2")]
+    be = openai_backend(oa)
+    t0 = time.perf_counter()
+    (g,) = be.generate([GenerationRequest("hi")])
+    elapsed = time.perf_counter() - t0
+    assert g.error is None
+    assert g.extra["attempts"] == 3
+    assert len(oa.requests) == 3
+    assert elapsed >= 0.4  # backoff alone is <= 0.01 s here: the wait came from Retry-After
+    be.close()
+
+
+def test_persistent_500_gives_recorded_error_after_max_attempts(oa: FakeServer) -> None:
+    oa.always = Fault(status=500)
+    be = openai_backend(oa, max_attempts="3")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.text == "" and g.error is not None
+    assert "HTTP 500" in g.error and "3 attempt" in g.error
+    assert g.extra == {"status": 500, "attempts": 3}
+    assert len(oa.requests) == 3
+    assert be.errors[0].status == 500 and be.errors[0].attempts == 3
+    be.close()
+
+
+def test_non_retryable_status_is_not_retried(oa: FakeServer) -> None:
+    oa.always = Fault(status=400, message="bad request")
+    be = openai_backend(oa, max_attempts="4")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "HTTP 400" in g.error and "bad request" in g.error
+    assert len(oa.requests) == 1
+    be.close()
+
+
+def test_truncated_json_gives_recorded_error(oa: FakeServer) -> None:
+    oa.always = Fault(truncated=True)
+    be = openai_backend(oa, max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "invalid JSON" in g.error
+    assert g.extra["attempts"] == 2
+    be.close()
+
+
+def test_truncated_once_then_ok(oa: FakeServer) -> None:
+    oa.faults = [Fault(truncated=True)]
+    be = openai_backend(oa)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 2
+    be.close()
+
+
+def test_anthropic_overloaded_error_shape(an: FakeServer) -> None:
+    an.always = Fault(status=503, message="Overloaded")
+    be = anthropic_backend(an, max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "overloaded_error: Overloaded" in g.error
+    assert len(an.requests) == 2
+    be.close()
+
+
+def test_connection_error_is_recorded() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    be = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", max_attempts="2", **FAST)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and g.extra["status"] is None and g.extra["attempts"] == 2
+    be.close()
+
+
+# --- multiple choice ---------------------------------------------------------------------------
+
+
+def test_letter_prompt_and_strict_parse() -> None:
+    q = MCQuestion("Which? ", ("x", "y", "z"))
+    assert letter_prompt(q) == "Which?\n\nA. x\nB. y\nC. z\nAnswer with the letter only."
+    assert parse_letter("B", 3) == 1
+    assert parse_letter("(C) because", 3) == 2
+    assert parse_letter("Answer: A.", 3) == 0  # the A of 'Answer' is not standalone
+    assert parse_letter("D", 3) is None
+    assert parse_letter("I think B", 3) is None
+    assert parse_letter("none", 3) is None
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_letter_fallback_mc_accuracy(kind: str, oa: FakeServer, an: FakeServer) -> None:
+    be: OpenAIBackend | AnthropicBackend = openai_backend(oa) if kind == "openai" else anthropic_backend(an)
+    assert be.mc_method == "generation"
+    done: list[int] = []
+    res = be.loglikelihood(QUESTIONS, progress=done.append)
+    assert sum(done) == len(QUESTIONS)
+    assert accuracy([[s.logprob for s in row] for row in res]) == 1.0
+    for row, g in zip(res, GOLD, strict=True):
+        assert [s.greedy for s in row] == [i == g for i in range(len(row))]
+        assert all(s.n_tokens == 1 for s in row)
+        assert row[g].logprob == 0.0 and all(math.isinf(s.logprob) for i, s in enumerate(row) if i != g)
+    assert be.unparsed == 0
+    be.close()
+
+
+def test_letter_fallback_unparseable_counts(oa: FakeServer) -> None:
+    oa.answer = lambda p: "I would say it is the second"
+    be = openai_backend(oa)
+    res = be.loglikelihood(QUESTIONS[:2])
+    assert be.unparsed == 2
+    assert all(s.logprob == -math.inf and not s.greedy for row in res for s in row)
+    be.close()
+
+
+def test_echo_logprobs_sums_continuation_tokens(oa: FakeServer) -> None:
+    be = openai_backend(oa, logprobs="prompt")
+    assert be.mc_method == "loglikelihood" and be.info().details["method"] == "loglikelihood"
+    qs = [MCQuestion("The capital of France is", (" Paris", " Lyon city")), MCQuestion("Say ", ("yes", "no no"))]
+    res = be.loglikelihood(qs)
+    # "Say " + "yes": the trailing space moves to the continuation (" yes")
+    expected = [[" Paris", " Lyon city"], [" yes", " no no"]]
+    for row, conts in zip(res, expected, strict=True):
+        for s, cont in zip(row, conts, strict=True):
+            toks = tokens(cont)
+            assert s.n_tokens == len(toks)
+            assert s.logprob == pytest.approx(sum(token_logprob(t) for t in toks))
+            assert s.greedy  # the fake's top-1 is always the echoed token
+    bodies = [r.body for r in oa.requests]
+    assert all(r.path == "/v1/completions" for r in oa.requests)
+    assert all(b["echo"] is True and b["logprobs"] == 1 and b["max_tokens"] == 0 for b in bodies)
+    assert sorted(b["prompt"] for b in bodies) == sorted(
+        ["The capital of France is Paris", "The capital of France is Lyon city", "Say yes", "Say no no"]
+    )
+    be.close()
+
+
+def test_echo_logprobs_error_gives_minus_inf(oa: FakeServer) -> None:
+    oa.always = Fault(status=500)
+    be = openai_backend(oa, logprobs="prompt", max_attempts="1")
+    res = be.loglikelihood([MCQuestion("ctx", (" a", " b"))])
+    assert all(s.logprob == -math.inf for s in res[0])
+    assert be.failed == 2
+    be.close()
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+def test_api_key_sent_but_never_exposed(oa: FakeServer, an: FakeServer) -> None:
+    oa.faults = [Fault(status=500, message=f"bad key {SECRET_OA} given")]
+    an.faults = [Fault(status=401, message=f"invalid x-api-key {SECRET_AN}")]
+    o = openai_backend(oa, max_attempts="1")
+    a = anthropic_backend(an, max_attempts="1")
+    (go,) = o.generate([GenerationRequest("hi")])
+    (ga,) = a.generate([GenerationRequest("hi")])
+    assert oa.requests[0].headers["authorization"] == f"Bearer {SECRET_OA}"
+    assert an.requests[0].headers["x-api-key"] == SECRET_AN
+    assert go.error is not None and "[redacted]" in go.error
+    assert ga.error is not None and "[redacted]" in ga.error
+    texts = [
+        go.error,
+        ga.error,
+        str(go.extra),
+        repr(o),
+        repr(a),
+        repr(o.pool),
+        o.info().model_dump_json(),
+        a.info().model_dump_json(),
+        repr(o.errors),
+        repr(a.errors),
+        str(o.options),
+        str(a.options),
+    ]
+    for t in texts:
+        assert SECRET_OA not in t and SECRET_AN not in t
+    # a transport error's text carries no key either
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dead = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", max_attempts="1", **FAST)
+    (gd,) = dead.generate([GenerationRequest("hi")])
+    assert gd.error is not None and SECRET_OA not in gd.error
+    for be in (o, a, dead):
+        be.close()
+
+
+def test_api_key_env_option(oa: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_GATEWAY_KEY", "gw-key-xyz")
+    be = openai_backend(oa, api_key_env="MY_GATEWAY_KEY")
+    be.generate([GenerationRequest("hi")])
+    assert oa.requests[0].headers["authorization"] == "Bearer gw-key-xyz"
+    be.close()
+
+
+def test_info_and_registry_spec(oa: FakeServer) -> None:
+    be = load_backend(f"openai:gpt-x?base_url={oa.url}&concurrency=8&logprobs=prompt")
+    assert isinstance(be, OpenAIBackend)
+    info = be.info()
+    assert info.backend == "openai" and info.model == "gpt-x"
+    assert info.details["host"] == oa.url.split("//")[1].split("/")[0]
+    assert info.details["method"] == "loglikelihood" and info.details["concurrency"] == 8
+    be.close()
+    ab = load_backend("anthropic:claude-x?max_attempts=2")
+    assert isinstance(ab, AnthropicBackend)
+    assert ab.info().details["host"] == "api.anthropic.com" and ab.pool.max_attempts == 2
+    ab.close()
+
+
+# --- concurrency -------------------------------------------------------------------------------
+
+
+def test_concurrency_bounds_wall_time(oa: FakeServer) -> None:
+    oa.always = Fault(delay=0.1)
+    be = openai_backend(oa, concurrency="16")
+    reqs = [GenerationRequest(f"prompt {i}") for i in range(64)]
+    t0 = time.perf_counter()
+    gens = be.generate(reqs)
+    elapsed = time.perf_counter() - t0
+    print(f"64 requests x 100 ms at concurrency 16: {elapsed:.3f} s")
+    assert all(g.error is None for g in gens)
+    assert [g.text for g in gens] == [answer_correct(r.prompt) for r in reqs]
+    assert len(oa.requests) == 64
+    assert elapsed < 1.3 * 0.4
+    assert elapsed >= 0.39  # never more than 16 in flight
+    be.close()
+
+
+def test_pool_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError):
+        HTTPPool("http://127.0.0.1:1", {}, concurrency=0)
+    with pytest.raises(ValueError):
+        HTTPPool("http://127.0.0.1:1", {}, max_attempts=0)
