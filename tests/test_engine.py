@@ -216,9 +216,9 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA)), jr, on_chunk=boom)
+        run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=16), jr, on_chunk=boom)
     assert len(jr.done_ids(full.run_id)) == 32
-    resumed = run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA)), jr)
+    resumed = run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=16), jr)
     assert resumed.run_id == full.run_id and resumed.config["resumed"] and resumed.config["scored_this_session"] == 28
     assert resumed.metrics == full.metrics and resumed.n == 60
     a = [s.model_dump() for s in Journal(tmp_path / "a" / "runs.sqlite").samples(full.run_id)]

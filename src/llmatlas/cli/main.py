@@ -564,7 +564,9 @@ def eval_cmd(
     num_fewshot: Annotated[int | None, typer.Option(min=0, help="Few-shot examples (MMLU/CMMLU).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder of benchmark JSONL files.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write <task>.json and <task>_samples.jsonl here.")] = None,
-    chunk: Annotated[int, typer.Option(min=1, help="Items scored and journaled per step.")] = 16,
+    chunk: Annotated[
+        int, typer.Option(min=1, help="Items scored and journaled per step (sorted by length within).")
+    ] = 64,
     journal: JournalOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -29,7 +29,7 @@ from llmatlas.tasks.registry import get_task
 class EvalConfig:
     limit: int | None = None
     num_fewshot: int | None = None
-    chunk: int = 16
+    chunk: int = 64
     data_dir: str | None = None
 
 
