@@ -3,7 +3,15 @@
 ``with FakeServer("openai") as srv:`` serves on 127.0.0.1 at a free port in a thread. Faults are
 consumed one per request from ``srv.faults`` (then ``srv.always`` applies to every request):
 ``Fault(status=429, retry_after="0.2")``, ``Fault(status=500)``, ``Fault(truncated=True)``,
-``Fault(delay=0.1)``. Every request is recorded (path, headers, JSON body) in ``srv.requests``.
+``Fault(delay=0.1)``, ``Fault(body={"id": "x"})`` (a 200 of the wrong shape). Every request is
+recorded (path, headers, JSON body) in ``srv.requests``.
+
+OpenAI ``/v1/completions`` with ``echo`` and ``logprobs`` answers in vLLM's shape
+(``choices[0].logprobs.{tokens, token_logprobs, text_offset, top_logprobs}``) unless
+``srv.echo_logprobs`` is False (then it answers 400 as api.openai.com does for chat models);
+``srv.echo_generated`` appends that many generated tokens after the echoed prompt (a server that
+ignores ``max_tokens: 0``). ``"stream": true`` requests get server-sent events (chunked), the
+first content chunk, then ``srv.stream_gap`` seconds, then the rest and a usage chunk.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ class Fault:
     truncated: bool = False
     delay: float = 0.0
     message: str | None = None
+    body: dict[str, Any] | None = None  # a 200 with this JSON instead of the documented shape
 
 
 @dataclass
@@ -61,6 +70,9 @@ class FakeServer:
         self.faults: list[Fault] = []
         self.always: Fault | None = None
         self.requests: list[Recorded] = []
+        self.echo_logprobs = True
+        self.echo_generated = 0
+        self.stream_gap = 0.0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -135,15 +147,60 @@ class FakeServer:
             extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             self._send(h, fault.status, json.dumps(self._error(fault.status, fault.message)).encode(), extra)
             return
+        if fault and fault.body is not None:
+            self._send(h, 200, json.dumps(fault.body).encode(), {})
+            return
         try:
             payload = self._respond(h.path, body)
         except (KeyError, ValueError) as exc:
-            self._send(h, 400, json.dumps(self._error(400) | {"detail": repr(exc)}).encode(), {})
+            self._send(h, 400, json.dumps(self._error(400, f"bad request: {exc!r}")).encode(), {})
+            return
+        if body.get("stream") and self.kind == "openai":
+            self._stream(h, payload, truncated=bool(fault and fault.truncated))
             return
         data = json.dumps(payload).encode()
         if fault and fault.truncated:
             data = data[: len(data) // 2]
         self._send(h, 200, data, {})
+
+    def _stream(self, h: BaseHTTPRequestHandler, payload: dict[str, Any], truncated: bool) -> None:
+        """The response as OpenAI streams it: one chunk per token, then usage, then [DONE]."""
+        choice = payload["choices"][0]
+        chat = "message" in choice
+        text = choice["message"]["content"] if chat else choice["text"]
+        chunks: list[dict[str, Any]] = []
+        if chat:
+            chunks.append({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
+        for tok in tokens(text):
+            part = {"delta": {"content": tok}} if chat else {"text": tok}
+            chunks.append({"choices": [{"index": 0, **part, "finish_reason": None}]})
+        end = {"delta": {}} if chat else {"text": ""}
+        chunks.append({"choices": [{"index": 0, **end, "finish_reason": "stop"}]})
+        chunks.append({"choices": [], "usage": payload["usage"]})
+        obj = "chat.completion.chunk" if chat else "text_completion"
+        events = [f"data: {json.dumps({'id': payload['id'], 'object': obj, **c})}\n\n".encode() for c in chunks]
+        events.append(b"data: [DONE]\n\n")
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+
+        def write(data: bytes) -> None:
+            h.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            h.wfile.flush()
+
+        first = 2 if chat else 1  # the role chunk and the first token go out before the gap
+        write(b"".join(events[:first]))
+        if self.stream_gap:
+            time.sleep(self.stream_gap)
+        rest = b"".join(events[first:])
+        if truncated:  # the connection drops mid-event
+            write(rest[: len(rest) // 2])
+            h.close_connection = True
+            return
+        write(rest)
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
 
     def _respond(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self.kind == "anthropic":
@@ -177,7 +234,9 @@ class FakeServer:
         if path == "/v1/completions":
             prompt = body["prompt"]
             if body.get("echo") and body.get("logprobs") is not None:
-                toks = tokens(prompt)
+                if not self.echo_logprobs:
+                    raise ValueError("echo and logprobs are not supported for this model")
+                toks = tokens(prompt) + [f" gen{i}" for i in range(self.echo_generated)]
                 offsets, pos = [], 0
                 for t in toks:
                     offsets.append(pos)
@@ -185,8 +244,8 @@ class FakeServer:
                 lps: list[float | None] = [None] + [token_logprob(t) for t in toks[1:]]
                 tops: list[dict[str, float] | None] = [None] + [{t: token_logprob(t)} for t in toks[1:]]
                 logprobs = {"tokens": toks, "token_logprobs": lps, "text_offset": offsets, "top_logprobs": tops}
-                text = prompt
-                n_out = 0
+                text = "".join(toks)
+                n_out = self.echo_generated
             else:
                 text = self.answer(prompt)
                 logprobs = None

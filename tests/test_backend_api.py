@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import logging
 import math
 import re
 import socket
@@ -12,9 +15,10 @@ import pytest
 
 from llmatlas.backends.anthropic import AnthropicBackend
 from llmatlas.backends.base import GenerationRequest, MCQuestion
-from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter
+from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter, retry_after_seconds
 from llmatlas.backends.openai import OpenAIBackend
 from llmatlas.backends.registry import load_backend
+from llmatlas.errors import InputError
 from tests.fake_servers import FakeServer, Fault, token_logprob, tokens
 
 SECRET_OA = "sk-test-SECRET-openai-0123456789"
@@ -264,7 +268,8 @@ def test_echo_logprobs_error_gives_minus_inf(oa: FakeServer) -> None:
 # --- secrets ------------------------------------------------------------------------------
 
 
-def test_api_key_sent_but_never_exposed(oa: FakeServer, an: FakeServer) -> None:
+def test_api_key_sent_but_never_exposed(oa: FakeServer, an: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     oa.faults = [Fault(status=500, message=f"bad key {SECRET_OA} given")]
     an.faults = [Fault(status=401, message=f"invalid x-api-key {SECRET_AN}")]
     o = openai_backend(oa, max_attempts="1")
@@ -298,8 +303,22 @@ def test_api_key_sent_but_never_exposed(oa: FakeServer, an: FakeServer) -> None:
     dead = OpenAIBackend("m", base_url=f"http://127.0.0.1:{port}/v1", max_attempts="1", **FAST)
     (gd,) = dead.generate([GenerationRequest("hi")])
     assert gd.error is not None and SECRET_OA not in gd.error
+    texts += [gd.error, repr(dead.errors), dead.info().model_dump_json()]
     for be in (o, a, dead):
         be.close()
+    logged = caplog.text + "".join(repr(r.args) for r in caplog.records)
+    assert caplog.records  # httpx logs every request at DEBUG/INFO: the check below is not vacuous
+    for t in [*texts, logged]:
+        assert SECRET_OA not in t and SECRET_AN not in t
+        assert SECRET_OA[8:20] not in t and SECRET_AN[8:20] not in t  # not even a fragment
+
+
+def test_api_key_in_spec_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InputError) as err:
+        load_backend("openai:gpt-x?api_key=sk-leaked-123456")
+    assert "sk-leaked" not in str(err.value) and "OPENAI_API_KEY" in str(err.value)
+    with pytest.raises(InputError):
+        AnthropicBackend("claude-x", api_key="sk-ant-leaked")
 
 
 def test_api_key_env_option(oa: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -348,3 +367,128 @@ def test_pool_rejects_bad_settings() -> None:
         HTTPPool("http://127.0.0.1:1", {}, concurrency=0)
     with pytest.raises(ValueError):
         HTTPPool("http://127.0.0.1:1", {}, max_attempts=0)
+
+
+# --- Retry-After as an HTTP date ------------------------------------------------------------------
+
+
+def test_retry_after_parsing() -> None:
+    now = dt.datetime(2026, 10, 21, 7, 28, 0, tzinfo=dt.UTC)
+    assert retry_after_seconds("3", now) == 3.0
+    assert retry_after_seconds("0.25", now) == 0.25
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:28:07 GMT", now) == 7.0
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:27:00 GMT", now) == 0.0  # in the past: no wait
+    assert retry_after_seconds("-5", now) == 0.0
+    for bad in (None, "", "soon", "nan", "inf"):
+        assert retry_after_seconds(bad, now) is None
+
+
+def test_retry_after_http_date_is_honoured(oa: FakeServer) -> None:
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    oa.faults = [Fault(status=503, retry_after=email.utils.format_datetime(when, usegmt=True))]
+    delays: list[float] = []
+    pool = HTTPPool(oa.url, {}, sleep=delays.append, backoff_base_s=0.001)
+    resp = pool.post_json("chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.error is None and resp.attempts == 2
+    (delay,) = delays
+    assert 28.0 <= delay <= 30.0  # the date's whole seconds, not the 1 ms backoff
+    pool.close()
+
+
+# --- streaming --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chat", [True, False])
+def test_streaming_records_ttft_and_usage(oa: FakeServer, chat: bool) -> None:
+    oa.answer = lambda p: "alpha beta gamma delta"
+    oa.stream_gap = 0.3
+    be = openai_backend(oa, stream="1")
+    (g,) = be.generate([GenerationRequest("one two three", chat=chat)])
+    assert g.error is None and g.text == "alpha beta gamma delta"
+    assert (g.input_tokens, g.output_tokens) == (3, 4)
+    assert g.extra["finish_reason"] == "stop"
+    assert g.ttft_s is not None and g.latency_s is not None
+    assert g.ttft_s < 0.2 <= 0.3 <= g.latency_s  # first token before the gap, the rest after it
+    (req,) = oa.requests
+    assert req.body["stream"] is True and req.body["stream_options"] == {"include_usage": True}
+    be.close()
+
+
+def test_stream_cut_off_mid_event_is_retried(oa: FakeServer) -> None:
+    oa.answer = lambda p: "x y z"
+    oa.faults = [Fault(truncated=True)]
+    be = openai_backend(oa, stream="1")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.text == "x y z" and g.extra["attempts"] == 2
+    be.close()
+
+
+# --- echo log-probs: probing, generated tokens, tokenization boundary ---------------------------------
+
+
+def test_logprobs_auto_probe_finds_echo(oa: FakeServer) -> None:
+    be = openai_backend(oa, logprobs="auto")
+    assert len(oa.requests) == 0  # no network at construction
+    info = be.info()
+    assert info.details["method"] == "loglikelihood" == be.mc_method
+    assert info.details["probe"] == "prompt log-probs" and be.probe == "prompt log-probs available"
+    be.loglikelihood(QUESTIONS[:1])
+    assert len(oa.requests) == 1 + 3  # one probe, then one request per choice
+    be.close()
+
+
+def test_logprobs_auto_probe_falls_back_to_letters(oa: FakeServer) -> None:
+    oa.echo_logprobs = False
+    be = openai_backend(oa, logprobs="auto")
+    res = be.loglikelihood(QUESTIONS)
+    assert be.mc_method == "generation" == be.info().details["method"]
+    assert be.info().details["probe"] == "none"  # stable: info() is part of the run's identity
+    assert be.probe is not None and "no prompt log-probs" in be.probe and "HTTP 400" in be.probe
+    assert accuracy([[s.logprob for s in row] for row in res]) == 1.0
+    assert sum(r.path == "/v1/completions" for r in oa.requests) == 1  # the probe, not retried (400)
+    be.close()
+
+
+def test_echo_ignores_generated_tokens(oa: FakeServer) -> None:
+    oa.echo_generated = 3  # a server that ignores max_tokens: 0
+    be = openai_backend(oa, logprobs="prompt")
+    (row,) = be.loglikelihood([MCQuestion("Pick:", (" red", " green blue"))])
+    assert [s.n_tokens for s in row] == [1, 2]
+    assert row[1].logprob == pytest.approx(token_logprob(" green") + token_logprob(" blue"))
+    be.close()
+
+
+def test_echo_token_straddling_the_boundary(oa: FakeServer) -> None:
+    be = openai_backend(oa, logprobs="prompt")
+    # joint text "Say bar x": the fake tokenizer gives "Say", " bar", " x"; " bar" starts in the context
+    (row,) = be.loglikelihood([MCQuestion("Say ba", ("r x", "rn"))])
+    assert be.boundary_straddles == 2
+    assert row[0].n_tokens == 1 and row[0].logprob == pytest.approx(token_logprob(" x"))
+    # no token starts inside "rn": the straddling " barn" is scored rather than a free 0
+    assert row[1].n_tokens == 1 and row[1].logprob == pytest.approx(token_logprob(" barn"))
+    assert "boundary_straddles" not in be.info().details  # a running count would change the run id
+    be.close()
+
+
+def test_bad_logprobs_option_is_input_error() -> None:
+    with pytest.raises(InputError):
+        OpenAIBackend("m", logprobs="yes please")
+
+
+def test_echo_progress_counts_questions(oa: FakeServer) -> None:
+    be = openai_backend(oa, logprobs="prompt")
+    done: list[int] = []
+    be.loglikelihood([*QUESTIONS, MCQuestion("empty", ())], progress=done.append)
+    assert sum(done) == len(QUESTIONS) + 1
+    be.close()
+
+
+def test_malformed_200_is_a_recorded_error(oa: FakeServer, an: FakeServer) -> None:
+    oa.always = an.always = Fault(body={"id": "x"})  # a 200 without the documented fields
+    be = openai_backend(oa)
+    ab = anthropic_backend(an)
+    for backend in (be, ab):
+        (g,) = backend.generate([GenerationRequest("hi")])
+        assert g.error is not None and "unexpected response shape" in g.error
+        assert backend.errors and backend.errors[0].status == 200
+        backend.close()

@@ -3,7 +3,11 @@
 ``anthropic:MODEL?concurrency=4`` options: ``base_url`` (default ``$ANTHROPIC_BASE_URL`` or
 https://api.anthropic.com), ``api_key_env`` (default ``ANTHROPIC_API_KEY``), ``anthropic_version``,
 ``concurrency``, ``max_attempts``, ``timeout``, ``backoff_base``, ``backoff_max``, ``mc_max_tokens``.
-There are no prompt log-probs: multiple choice is answered by generating a letter.
+There are no prompt log-probs: multiple choice is answered by generating a letter (the format and
+the strict parse are shared with the openai backend, in :mod:`llmatlas.backends.http`). The API
+key is sent as ``x-api-key`` with ``anthropic-version: 2023-06-01``; error bodies
+(``{"type": "error", "error": {"type": "overloaded_error", "message": …}}``) become recorded
+errors, retried when the status is 429/5xx/529.
 """
 
 from __future__ import annotations
@@ -79,9 +83,10 @@ class AnthropicBackend(APIBackend):
         try:
             blocks = data["content"]
             text = "".join(b.get("text", "") for b in blocks if b.get("type", "text") == "text")
+            usage = data.get("usage") or {}
+            usage.get("input_tokens")
         except (KeyError, TypeError, AttributeError) as exc:
-            return Generation(text="", latency_s=resp.latency_s, error=f"unexpected response shape: {exc!r}")
-        usage = data.get("usage") or {}
+            return self._bad_shape(resp, exc)
         return Generation(
             text=text,
             input_tokens=usage.get("input_tokens"),

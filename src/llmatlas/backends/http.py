@@ -1,9 +1,11 @@
 """Shared HTTP plumbing for API backends (OpenAI-compatible servers, Anthropic).
 
 * :class:`HTTPPool` posts JSON with bounded concurrency (a thread pool over one ``httpx.Client``),
-  retries 429/500/502/503/504, timeouts and connection errors with exponential backoff and full
-  jitter (honouring ``Retry-After`` seconds), and after the last attempt returns a recorded
-  :class:`RequestError` (status, message, attempts) instead of raising or dropping the request.
+  retries 429/500/502/503/504/529, timeouts, connection errors and invalid JSON bodies with
+  exponential backoff and full jitter (honouring ``Retry-After`` in seconds or as an HTTP date),
+  and after the last attempt returns a recorded :class:`RequestError` (status, message, attempts)
+  instead of raising or dropping the request. ``stream=True`` reads a server-sent-event stream
+  and records the time to the first token (TTFT).
 * The API key is read from the environment and only ever lives in the client's headers: every
   message that leaves this module is passed through :meth:`HTTPPool.redact`.
 * The multiple-choice "letter" format (prompt and strict parse) used when a model gives no prompt
@@ -12,6 +14,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import math
 import os
@@ -19,7 +23,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +38,7 @@ from llmatlas.backends.base import (
     MCQuestion,
     Progress,
 )
+from llmatlas.errors import InputError
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})  # 529: Anthropic 'overloaded'
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -55,13 +60,20 @@ class RequestError:
 
 @dataclass
 class Response:
-    """The outcome of one logical request: parsed JSON or a recorded error."""
+    """The outcome of one logical request: parsed JSON (or, streamed, the list of SSE events under
+    ``data["events"]``) or a recorded error. ``ttft_s`` is set for streams: time from the start of
+    the successful attempt to the first event ``first_token`` accepted."""
 
     data: dict[str, Any] | None
     error: RequestError | None
     attempts: int
     latency_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    ttft_s: float | None = None
+
+
+class _Invalid(Exception):
+    """A 200 response whose body is not what was promised (invalid JSON, a broken stream)."""
 
 
 def _opt_int(options: dict[str, Any], key: str, default: int) -> int:
@@ -75,7 +87,14 @@ def _opt_float(options: dict[str, Any], key: str, default: float) -> float:
 
 
 def api_key_from_env(options: dict[str, Any], default_env: str) -> str | None:
-    """The key named by the ``api_key_env`` option (default ``default_env``); never an option value."""
+    """The key named by the ``api_key_env`` option (default ``default_env``); never an option value:
+    a key given in a model spec would end up in shell history, journals and results."""
+    if "api_key" in options:
+        raise InputError(
+            f"API keys are read from the environment, never from the model spec: set ${default_env} "
+            "or name another variable with api_key_env=VAR",
+            field="api_key",
+        )
     env = str(options.get("api_key_env") or default_env)
     key = os.environ.get(env, "").strip()
     return key or None
@@ -101,15 +120,49 @@ def _error_message(body: bytes) -> str:
     return json.dumps(data)[:300]
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds (``"2"``, ``"0.5"``) or an HTTP date
+    (``"Wed, 21 Oct 2026 07:28:00 GMT"``, measured from ``now``); None when absent or unreadable."""
+    if value is None or not value.strip():
         return None
+    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        return None  # HTTP-date form is not honoured; fall back to backoff
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - (now or dt.datetime.now(dt.UTC))).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
+    """JSON payloads of a server-sent-event stream's ``data:`` lines, up to ``[DONE]``."""
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # blank separators, "event: …" names, ": keep-alive" comments
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return
+        try:
+            event = json.loads(payload)
+        except ValueError as exc:
+            raise _Invalid(f"invalid JSON in stream event: {exc}") from exc
+        if isinstance(event, dict):
+            yield event
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise _Invalid(f"invalid JSON in response: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _Invalid("invalid JSON in response: not a JSON object")
+    return data
 
 
 class HTTPPool:
@@ -162,8 +215,18 @@ class HTTPPool:
         cap = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
         return random.uniform(0.0, cap)
 
-    def post_json(self, path: str, body: dict[str, Any]) -> Response:
-        """One logical request, retried; never raises for HTTP or transport failures."""
+    def post_json(
+        self,
+        path: str,
+        body: dict[str, Any],
+        *,
+        stream: bool = False,
+        first_token: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> Response:
+        """One logical request, retried; never raises for HTTP or transport failures.
+
+        With ``stream``, the 200 body is read as server-sent events (``data["events"]``); a stream
+        that breaks off or carries invalid JSON is retried like any transient failure."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         t_all = time.perf_counter()
         last = RequestError(None, "no attempt made", 0)
@@ -171,28 +234,32 @@ class HTTPPool:
             wait: float | None = None
             t0 = time.perf_counter()
             try:
-                resp = self._client.post(url, json=body)
-                raw = resp.content
+                with self._client.stream("POST", url, json=body) as resp:
+                    if resp.status_code == 200:
+                        ttft: float | None = None
+                        if stream:
+                            events = []
+                            for event in _sse_events(resp.iter_lines()):
+                                if ttft is None and (first_token is None or first_token(event)):
+                                    ttft = time.perf_counter() - t0
+                                events.append(event)
+                            data: Any = {"events": events}
+                        else:
+                            data = _json_object(resp.read())
+                        latency = time.perf_counter() - t0
+                        extra = {"total_s": time.perf_counter() - t_all}
+                        return Response(data, None, attempt, latency, extra, ttft_s=ttft)
+                    raw = resp.read()
+                    last = RequestError(resp.status_code, self.redact(_error_message(raw)), attempt)
+                    if resp.status_code not in RETRY_STATUSES:
+                        break
+                    wait = retry_after_seconds(resp.headers.get("retry-after"))
+            except _Invalid as exc:  # truncated/invalid JSON: transient more often than not
+                last = RequestError(200, self.redact(str(exc)), attempt)
             except httpx.TimeoutException as exc:
                 last = RequestError(None, self.redact(f"timeout: {type(exc).__name__}"), attempt)
             except httpx.TransportError as exc:
                 last = RequestError(None, self.redact(f"{type(exc).__name__}: {exc}"), attempt)
-            else:
-                latency = time.perf_counter() - t0
-                if resp.status_code == 200:
-                    try:
-                        data = json.loads(raw)
-                        if not isinstance(data, dict):
-                            raise ValueError("response is not a JSON object")
-                    except ValueError as exc:  # truncated/invalid JSON: transient more often than not
-                        last = RequestError(200, self.redact(f"invalid JSON in response: {exc}"), attempt)
-                    else:
-                        return Response(data, None, attempt, latency, {"total_s": time.perf_counter() - t_all})
-                else:
-                    last = RequestError(resp.status_code, self.redact(_error_message(raw)), attempt)
-                    if resp.status_code not in RETRY_STATUSES:
-                        break
-                    wait = _retry_after(resp.headers)
             if attempt == self.max_attempts:
                 break
             delay = self.backoff(attempt) if wait is None else min(wait, self.retry_after_max_s)
@@ -200,7 +267,15 @@ class HTTPPool:
                 self._sleep(delay)
         return Response(None, last, last.attempts, time.perf_counter() - t_all)
 
-    def map_post(self, path: str, bodies: Sequence[dict[str, Any]], progress: Progress | None = None) -> list[Response]:
+    def map_post(
+        self,
+        path: str,
+        bodies: Sequence[dict[str, Any]],
+        progress: Progress | None = None,
+        *,
+        stream: bool = False,
+        first_token: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[Response]:
         """Post every body, ``concurrency`` at a time; results in input order."""
         if not bodies:
             return []
@@ -208,7 +283,7 @@ class HTTPPool:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llmatlas-http")
             executor = self._executor
-        futures = [executor.submit(self.post_json, path, b) for b in bodies]
+        futures = [executor.submit(self.post_json, path, b, stream=stream, first_token=first_token) for b in bodies]
         out = []
         for fut in futures:
             out.append(fut.result())
@@ -307,10 +382,18 @@ class APIBackend(Backend):
         """A failed Generation for a recorded error (None when the response has data)."""
         if resp.error is None:
             return None
-        self.errors.append(resp.error)
+        return self._failed(resp.error, resp.latency_s)
+
+    def _failed(self, error: RequestError, latency_s: float | None) -> Generation:
+        self.errors.append(error)
         return Generation(
             text="",
-            latency_s=resp.latency_s,
-            error=str(resp.error),
-            extra={"status": resp.error.status, "attempts": resp.error.attempts},
+            latency_s=latency_s,
+            error=str(error),
+            extra={"status": error.status, "attempts": error.attempts},
         )
+
+    def _bad_shape(self, resp: Response, exc: BaseException) -> Generation:
+        """A 200 response without the fields the provider documents: recorded, not retried."""
+        err = RequestError(200, f"unexpected response shape: {type(exc).__name__}: {exc}"[:300], resp.attempts)
+        return self._failed(err, resp.latency_s)

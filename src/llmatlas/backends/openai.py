@@ -1,19 +1,37 @@
-"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server, SGLang, …) over HTTP.
+"""Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp server, Ollama, SGLang, …) over HTTP.
 
 ``openai:MODEL?base_url=http://127.0.0.1:8000/v1&concurrency=8&logprobs=prompt`` options:
 
 * ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1); the key comes from
   ``$OPENAI_API_KEY`` or the variable named by ``api_key_env`` and is sent as a Bearer token.
-* ``logprobs=prompt``: score multiple choice with real log-probs through the legacy
+* ``logprobs``: ``prompt`` scores multiple choice with real log-probs through the legacy
   ``/completions`` endpoint (``echo: true, logprobs: 1, max_tokens: 0``, as vLLM serves it);
-  otherwise multiple choice is answered by generating a letter (``mc_method = "generation"``).
+  ``auto`` sends one such request first (at the first ``info()`` or ``loglikelihood()``) and uses
+  log-probs when the answer carries them; otherwise (the default) multiple choice is answered by
+  generating a letter (``mc_method = "generation"``, see :mod:`llmatlas.backends.http`).
+* ``stream=1``: generation streams (``stream: true`` with ``stream_options.include_usage``) and
+  records the time to the first token in ``Generation.ttft_s``.
 * ``concurrency``, ``max_attempts``, ``timeout``, ``backoff_base``, ``backoff_max``, ``mc_max_tokens``.
+
+Echo scoring and its tokenization caveat: the server tokenizes ``context + continuation`` as one
+string and the continuation's score is the sum of the log-probs of the tokens whose
+``text_offset`` is ≥ ``len(context)`` (after lm-eval's rule moves the context's trailing
+whitespace into the continuation). That equals lm-evaluation-harness's
+``tok(context + continuation)[len(tok(context)):]`` whenever the joint tokenization has a token
+boundary at the end of the context, which BPE tokenizers give for continuations that start with a
+space — the usual case. When a token straddles the boundary it belongs to the context and is not
+scored (unless no token starts inside the continuation, then the straddling tokens are scored so a
+choice never scores a free 0); every straddle is counted in the backend's ``boundary_straddles``
+(not in ``info()``, whose details are part of a run's identity and must not change as it runs).
+Offsets are characters of the text the server detokenized, so a server that changes the text
+(normalization, byte tokens) can shift them.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,8 +46,11 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.http import APIBackend, Response, api_key_from_env
+from llmatlas.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PROBE_PROMPT = "The capital of France is Paris."
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
 def _usage(data: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -39,6 +60,34 @@ def _usage(data: dict[str, Any]) -> tuple[int | None, int | None]:
     return usage.get("prompt_tokens"), usage.get("completion_tokens")
 
 
+def _delta_text(event: dict[str, Any]) -> str:
+    """The text a streamed chunk adds (chat ``delta.content`` or completions ``text``)."""
+    out = []
+    for choice in event.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta")
+        piece = delta.get("content") if isinstance(delta, dict) else choice.get("text")
+        if isinstance(piece, str):
+            out.append(piece)
+    return "".join(out)
+
+
+def _has_text(event: dict[str, Any]) -> bool:
+    return bool(_delta_text(event))
+
+
+def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int], list[dict[str, float] | None]]:
+    """``(token_logprobs, text_offset, top_logprobs)`` of an echo response; raises on another shape."""
+    lp = data["choices"][0]["logprobs"]
+    token_lps: list[float | None] = list(lp["token_logprobs"])
+    offsets = [int(o) for o in lp["text_offset"]]
+    if len(offsets) != len(token_lps) or not token_lps:
+        raise ValueError("token_logprobs and text_offset differ in length or are empty")
+    tops = list(lp.get("top_logprobs") or [None] * len(token_lps))
+    return token_lps, offsets, tops
+
+
 class OpenAIBackend(APIBackend):
     name = "openai"
 
@@ -46,8 +95,16 @@ class OpenAIBackend(APIBackend):
         super().__init__(target, **options)
         base = options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = str(base).rstrip("/")
-        self.prompt_logprobs = str(options.get("logprobs", "")).lower() == "prompt"
+        mode = str(options.get("logprobs", "")).lower()
+        if mode not in ("", "prompt", "auto", "none"):
+            raise InputError(f"logprobs must be 'prompt', 'auto' or 'none', not {mode!r}", field="logprobs")
+        self._probe_pending = mode == "auto"
+        self.probe: str | None = None  # what the probe found, with the reason when it found nothing
+        self.prompt_logprobs = mode == "prompt"
         self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
+        self.stream = str(options.get("stream", "")).lower() in TRUE_WORDS
+        self.boundary_straddles = 0
+        self._probe_lock = threading.Lock()
         key = api_key_from_env(options, "OPENAI_API_KEY")
         headers = {"content-type": "application/json"}
         if key:
@@ -58,15 +115,15 @@ class OpenAIBackend(APIBackend):
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
 
     def info(self) -> BackendInfo:
-        return BackendInfo(
-            backend=self.name,
-            model=self.model,
-            details={
-                "host": urlsplit(self.base_url).netloc,
-                "method": self.mc_method,
-                "concurrency": self.pool.concurrency,
-            },
-        )
+        self._resolve_method()
+        details: dict[str, Any] = {
+            "host": urlsplit(self.base_url).netloc,
+            "method": self.mc_method,
+            "concurrency": self.pool.concurrency,
+        }
+        if self.probe is not None:  # stable words only: details are part of the run's identity
+            details["probe"] = "prompt log-probs" if self.prompt_logprobs else "none"
+        return BackendInfo(backend=self.name, model=self.model, details=details)
 
     # --- generation ---------------------------------------------------------------------------
 
@@ -74,6 +131,9 @@ class OpenAIBackend(APIBackend):
         body: dict[str, Any] = {"model": self.model, "max_tokens": r.max_tokens, "temperature": r.temperature}
         if r.stop:
             body["stop"] = list(r.stop)
+        if self.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
         if r.chat:
             messages = [{"role": "system", "content": r.system}] if r.system else []
             messages.append({"role": "user", "content": r.prompt})
@@ -87,18 +147,30 @@ class OpenAIBackend(APIBackend):
         if failed is not None:
             return failed
         data = resp.data or {}
+        extra: dict[str, Any] = {"attempts": resp.attempts}
         try:
-            choice = data["choices"][0]
-            text = choice["message"]["content"] if chat else choice["text"]
-        except (KeyError, IndexError, TypeError) as exc:
-            return Generation(text="", latency_s=resp.latency_s, error=f"unexpected response shape: {exc!r}")
-        inp, outp = _usage(data)
+            if self.stream:
+                events: list[dict[str, Any]] = data["events"]
+                text = "".join(_delta_text(e) for e in events)
+                usage_events = [e for e in events if isinstance(e.get("usage"), dict)]
+                inp, outp = _usage(usage_events[-1]) if usage_events else (None, None)
+                choices = [c for e in events for c in e.get("choices") or [] if isinstance(c, dict)]
+                reasons = [c.get("finish_reason") for c in choices]
+                extra["finish_reason"] = next((r for r in reversed(reasons) if r), None)
+            else:
+                choice = data["choices"][0]
+                text = choice["message"]["content"] if chat else choice["text"]
+                inp, outp = _usage(data)
+                extra["finish_reason"] = choice.get("finish_reason")
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            return self._bad_shape(resp, exc)
         return Generation(
             text=text or "",
             input_tokens=inp,
             output_tokens=outp,
             latency_s=resp.latency_s,
-            extra={"attempts": resp.attempts, "finish_reason": choice.get("finish_reason")},
+            ttft_s=resp.ttft_s,
+            extra=extra,
         )
 
     def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[Generation]:
@@ -109,34 +181,70 @@ class OpenAIBackend(APIBackend):
             if not idx:
                 continue
             paths_bodies = [self._body(requests[i]) for i in idx]
-            resps = self.pool.map_post(paths_bodies[0][0], [b for _, b in paths_bodies], progress)
+            resps = self.pool.map_post(
+                paths_bodies[0][0],
+                [b for _, b in paths_bodies],
+                progress,
+                stream=self.stream,
+                first_token=_has_text,
+            )
             for i, resp in zip(idx, resps, strict=True):
                 out[i] = self._generation(resp, chat)
         return [g for g in out if g is not None]
 
     # --- multiple choice --------------------------------------------------------------------
 
-    def _echo_score(self, context: str, resp: Response) -> ContinuationScore:
+    def _echo_body(self, prompt: str) -> dict[str, Any]:
+        return {"model": self.model, "prompt": prompt, "echo": True, "logprobs": 1, "max_tokens": 0, "temperature": 0.0}
+
+    def _resolve_method(self) -> None:
+        """With ``logprobs=auto``, ask the server once whether it echoes prompt log-probs."""
+        with self._probe_lock:
+            if not self._probe_pending:
+                return
+            self._probe_pending = False
+            resp = self.pool.post_json("completions", self._echo_body(PROBE_PROMPT))
+            if resp.error is not None:
+                self.probe = f"no prompt log-probs ({resp.error})"
+            else:
+                try:
+                    token_lps, _, _ = _echo_logprobs(resp.data or {})
+                    if not any(isinstance(v, int | float) for v in token_lps):
+                        raise ValueError("no numeric log-probs")
+                except (KeyError, IndexError, TypeError, ValueError) as exc:
+                    self.probe = f"no prompt log-probs (response without them: {type(exc).__name__})"
+                else:
+                    self.probe = "prompt log-probs available"
+                    self.prompt_logprobs = True
+            self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
+
+    def _echo_score(self, context: str, continuation: str, resp: Response) -> ContinuationScore:
         failed = self._record(resp)
         if failed is not None:
             self.failed += 1
             return ContinuationScore(-math.inf, 0, False)
         try:
-            lp = (resp.data or {})["choices"][0]["logprobs"]
-            token_lps: list[float | None] = lp["token_logprobs"]
-            offsets: list[int] = lp["text_offset"]
-            tops: list[dict[str, float] | None] = lp.get("top_logprobs") or [None] * len(token_lps)
-        except (KeyError, IndexError, TypeError):
+            token_lps, offsets, tops = _echo_logprobs(resp.data or {})
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self._bad_shape(resp, exc)
             self.failed += 1
             return ContinuationScore(-math.inf, 0, False)
+        start, end = len(context), len(context) + len(continuation)
+        # a token spans [offset, next offset); tokens at or after `end` were generated, not echoed
+        ends = [*offsets[1:], end]
+        inside = [i for i, off in enumerate(offsets) if start <= off < end]
+        straddling = [i for i, off in enumerate(offsets) if off < start < ends[i]]
+        if straddling:
+            self.boundary_straddles += 1
+        chosen = inside or (straddling if end > start else [])
         total, n, greedy = 0.0, 0, True
-        for tok_lp, off, top in zip(token_lps, offsets, tops, strict=False):
-            if off < len(context):
-                continue
-            if tok_lp is None:  # the first token of the prompt has no log-prob
+        for i in chosen:
+            tok_lp = token_lps[i]
+            if tok_lp is None:  # the prompt's first token has no log-prob (empty context)
                 continue
             total += float(tok_lp)
             n += 1
+            top = tops[i] if i < len(tops) else None
             if top:
                 greedy = greedy and float(tok_lp) >= max(float(v) for v in top.values()) - 1e-6
         return ContinuationScore(total, n, greedy and n > 0)
@@ -144,28 +252,31 @@ class OpenAIBackend(APIBackend):
     def loglikelihood(
         self, questions: Sequence[MCQuestion], progress: Progress | None = None
     ) -> list[list[ContinuationScore]]:
+        self._resolve_method()
         if not self.prompt_logprobs:
             return self._mc_by_letter(questions, progress)
         pairs = [split_context(q.context, c) for q in questions for c in q.continuations]
-        bodies = [
-            {
-                "model": self.model,
-                "prompt": ctx + cont,
-                "echo": True,
-                "logprobs": 1,
-                "max_tokens": 0,
-                "temperature": 0.0,
-            }
-            for ctx, cont in pairs
-        ]
-        resps = self.pool.map_post("completions", bodies)
-        scores = [self._echo_score(ctx, r) for (ctx, _), r in zip(pairs, resps, strict=True)]
+        # advance `progress` per question as its last request finishes (map_post reports in order)
+        bounds, k = [], 0
+        for q in questions:
+            k += len(q.continuations)
+            bounds.append(k)
+        state = {"requests": 0, "questions": 0}
+
+        def advance(n: int) -> None:
+            state["requests"] += n
+            while state["questions"] < len(bounds) and bounds[state["questions"]] <= state["requests"]:
+                state["questions"] += 1
+                if progress:
+                    progress(1)
+
+        resps = self.pool.map_post("completions", [self._echo_body(ctx + cont) for ctx, cont in pairs], advance)
+        scores = [self._echo_score(ctx, cont, r) for (ctx, cont), r in zip(pairs, resps, strict=True)]
         out, k = [], 0
         for q in questions:
             out.append(scores[k : k + len(q.continuations)])
             k += len(q.continuations)
-            if progress:
-                progress(1)
+        advance(0)  # trailing questions without choices
         return out
 
     def loglikelihood_reference(self, questions: Sequence[MCQuestion]) -> list[list[ContinuationScore]]:
