@@ -15,7 +15,7 @@ to float tolerance (about 1e-6 in float32 on CPU) whatever the batch budget.
 
 Options (strings or typed values): ``dtype`` (float32 | bfloat16 | float16 | auto; float32 by
 default on CPU, bfloat16 on CUDA), ``device`` (cpu | cuda | cuda:N | mps | auto), ``batch_tokens``
-(padded tokens per forward pass, default 4096), ``gguf_file`` (a GGUF file in the folder, loaded
+(padded tokens per forward pass; default 1024 on CPU, 65536 on CUDA), ``gguf_file`` (a GGUF file in the folder, loaded
 dequantized by transformers; needs ``accelerate``), ``attn_implementation`` (sdpa by default | eager:
 both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), ``max_length``
 (context window for left truncation; default from the config as lm-eval does), ``add_bos_token``
