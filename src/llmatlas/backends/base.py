@@ -41,12 +41,34 @@ class ContinuationScore:
 
 @dataclass(frozen=True)
 class GenerationRequest:
+    """One generation: the user's ``prompt`` after optional earlier turns (``history``).
+
+    ``history`` holds (role, text) pairs, role ``user`` or ``assistant``, for multi-turn tasks such
+    as MT-Bench's second turn. ``seed`` makes sampling repeatable where the backend allows it.
+    """
+
     prompt: str
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     temperature: float = 0.0
     system: str | None = None
     chat: bool = True
+    history: tuple[tuple[str, str], ...] = ()
+    seed: int | None = None
+
+    def messages(self, with_system: bool = True) -> list[dict[str, str]]:
+        """Chat messages in the OpenAI shape: system (unless the API takes it apart), history, prompt."""
+        out = [{"role": "system", "content": self.system}] if self.system and with_system else []
+        out += [{"role": role, "content": text} for role, text in self.history]
+        out.append({"role": "user", "content": self.prompt})
+        return out
+
+    def flat_prompt(self) -> str:
+        """The request as one plain-text prompt, for completion (non-chat) endpoints."""
+        parts = [self.system] if self.system else []
+        parts += [text for _, text in self.history]
+        parts.append(self.prompt)
+        return "\n\n".join(parts)
 
 
 @dataclass
@@ -60,12 +82,21 @@ class Generation:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Settings that change speed, not scores: a run resumed with other values is the same run.
+RUNTIME_DETAILS = frozenset({"threads", "batch_tokens", "concurrency", "delay", "timeout", "retries"})
+
+
 class BackendInfo(BaseModel):
     """What a results file records about the model that produced it."""
 
     backend: str
     model: str
     details: dict[str, Any] = {}
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide scores (run fingerprint): everything but RUNTIME_DETAILS."""
+        details = {k: v for k, v in self.details.items() if k not in RUNTIME_DETAILS}
+        return {"backend": self.backend, "model": self.model, "details": details}
 
 
 def split_context(context: str, continuation: str) -> tuple[str, str]:

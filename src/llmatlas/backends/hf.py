@@ -26,6 +26,7 @@ both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -256,12 +257,34 @@ class HFBackend(Backend):
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
         """(context tokens, continuation tokens) exactly as lm-evaluation-harness builds them."""
-        context, continuation = split_context(context, continuation)
-        if context == "":
-            return [self.prefix_token_id], self._encode(continuation, special=False)
-        context_enc = self._encode(context)
-        whole = self._encode(context + continuation)
-        return context_enc, whole[len(context_enc) :]
+        return self.encode_choices(context, [continuation])[0]
+
+    def encode_choices(self, context: str, continuations: Sequence[str]) -> list[tuple[list[int], list[int]]]:
+        """encode_pair for every choice of a question, encoding the shared context once.
+
+        The continuation tokens are cut from the encoding of ``context + continuation`` (lm-eval's
+        rule), so a token merging across the boundary is scored as lm-eval scores it.
+        """
+        pairs = [split_context(context, c) for c in continuations]
+        out: list[tuple[list[int], list[int]]] = []
+        context_enc: dict[str, list[int]] = {}
+        for ctx, cont in pairs:
+            if ctx == "":
+                out.append(([self.prefix_token_id], self._encode(cont, special=False)))
+                continue
+            if ctx not in context_enc:
+                context_enc[ctx] = self._encode(ctx)
+            out.append((context_enc[ctx], []))
+        wholes = [ctx + cont for ctx, cont in pairs if ctx]
+        if wholes:
+            flag = self.add_bos_token
+            kwargs = {} if flag is None else {"add_special_tokens": flag}
+            encoded = iter(self.tokenizer(wholes, **kwargs)["input_ids"])
+            for k, (ctx, _) in enumerate(pairs):
+                if ctx:
+                    whole = [int(t) for t in next(encoded)]
+                    out[k] = (out[k][0], whole[len(out[k][0]) :])
+        return out
 
     def _truncate(self, context: list[int], cont: list[int]) -> list[int]:
         """Left-truncate so that context + cont[:-1] fits max_length (lm-eval's rule); returns the context."""
@@ -278,8 +301,7 @@ class HFBackend(Backend):
         for qi, q in enumerate(questions):
             row: list[ContinuationScore | None] = [None] * len(q.continuations)
             groups: dict[tuple[int, ...], _Unit] = {}
-            for ci, continuation in enumerate(q.continuations):
-                context, cont = self.encode_pair(q.context, continuation)
+            for ci, (context, cont) in enumerate(self.encode_choices(q.context, q.continuations)):
                 if not cont:
                     row[ci] = ContinuationScore(0.0, 0, True)
                     continue
@@ -350,7 +372,7 @@ class HFBackend(Backend):
         }
         if self._bool_logits_to_keep:
             kwargs["logits_to_keep"] = keep.to(dev)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._attention_kernels():
             logits = self.model(**kwargs).logits
             if self._bool_logits_to_keep:
                 # the kept positions come back flattened in row-major order: a position's index
@@ -363,6 +385,16 @@ class HFBackend(Backend):
             else:
                 picked = logits[torch.tensor(flat_rows, device=dev), torch.tensor(flat_cols, device=dev)]
             return self._score_logits(picked, torch.tensor(targets, device=dev))
+
+    def _attention_kernels(self) -> contextlib.AbstractContextManager[Any]:
+        """On CUDA, SDPA without cuDNN: cuDNN plans anew for every batch shape, and our shapes all
+        differ (measured on an H100, 500 ARC-Easy questions from the command line: 138 q/s with
+        cuDNN allowed, 258 q/s without; benchmarks/RESULTS.md)."""
+        if self.device.type != "cuda" or self.attn_implementation != "sdpa":
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
 
     @staticmethod
     def _score_logits(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -426,14 +458,9 @@ class HFBackend(Backend):
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         if request.chat and getattr(self.tokenizer, "chat_template", None):
-            messages = []
-            if request.system:
-                messages.append({"role": "system", "content": request.system})
-            messages.append({"role": "user", "content": request.prompt})
-            text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            text = self.tokenizer.apply_chat_template(request.messages(), add_generation_prompt=True, tokenize=False)
             return self._encode(str(text), special=False)
-        prompt = f"{request.system}\n\n{request.prompt}" if request.system else request.prompt
-        return self._encode(prompt)
+        return self._encode(request.flat_prompt())
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -449,6 +476,8 @@ class HFBackend(Backend):
         eos = self._eos_ids()
         rng = torch.Generator(device="cpu").manual_seed(self.seed)
         for request in requests:
+            if request.seed is not None:  # a sample's own seed: the same draw whatever else is in the batch
+                rng = torch.Generator(device="cpu").manual_seed(request.seed)
             try:
                 out.append(self._generate_one(request, eos, rng))
             except (RuntimeError, ValueError) as exc:

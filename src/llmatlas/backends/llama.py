@@ -27,7 +27,7 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
-from llmatlas.backends.embedded import EMBEDDED_ALIAS, smollm2_path
+from llmatlas.backends.embedded import EMBEDDED_ALIAS, PARTED, packaged_model_path
 from llmatlas.errors import InputError
 
 
@@ -53,7 +53,7 @@ class LlamaBackend(Backend):
         super().__init__(target, **options)
         from llama_cpp import Llama  # lazy: optional dependency
 
-        path = smollm2_path() if target == EMBEDDED_ALIAS else Path(target).expanduser()
+        path = packaged_model_path(target) or Path(target).expanduser()
         if not path.is_file():
             raise InputError("no such GGUF file", path=path, field="model")
         self.path = path
@@ -71,10 +71,17 @@ class LlamaBackend(Backend):
         self.max_len = n_ctx
         self.threads = threads
 
+    def _model_name(self) -> str:
+        if self.target == EMBEDDED_ALIAS:
+            return "smollm2 (embedded SmolLM2-135M-Instruct Q4_1)"
+        if self.target in PARTED:
+            return f"{self.target} (packaged {PARTED[self.target].file})"
+        return str(self.path)
+
     def info(self) -> BackendInfo:
         return BackendInfo(
             backend=self.name,
-            model=str(self.path) if self.target != EMBEDDED_ALIAS else "smollm2 (embedded SmolLM2-135M-Instruct Q4_1)",
+            model=self._model_name(),
             details={
                 "file": self.path.name,
                 "sha256_1MiB": _file_id(self.path),
@@ -171,16 +178,21 @@ class LlamaBackend(Backend):
             start = time.perf_counter()
             try:
                 if r.chat:
-                    messages = ([{"role": "system", "content": r.system}] if r.system else []) + [
-                        {"role": "user", "content": r.prompt}
-                    ]
                     resp = self.llm.create_chat_completion(
-                        messages=messages, max_tokens=r.max_tokens, temperature=r.temperature, stop=list(r.stop) or None
+                        messages=r.messages(),
+                        max_tokens=r.max_tokens,
+                        temperature=r.temperature,
+                        stop=list(r.stop) or None,
+                        seed=r.seed,
                     )
                     text = resp["choices"][0]["message"]["content"] or ""
                 else:
                     resp = self.llm.create_completion(
-                        r.prompt, max_tokens=r.max_tokens, temperature=r.temperature, stop=list(r.stop) or None
+                        r.flat_prompt(),
+                        max_tokens=r.max_tokens,
+                        temperature=r.temperature,
+                        stop=list(r.stop) or None,
+                        seed=r.seed,
                     )
                     text = resp["choices"][0]["text"]
                 usage = resp.get("usage", {})

@@ -2,16 +2,19 @@
 
 Tokens are whitespace-delimited words (a space starts a new token), so shared-context and
 per-choice scoring see the same token sequences. ``mock:TARGET?delay=0.01&bias=gold`` options:
-``delay`` sleeps per question (to test kill/resume), ``fail_every`` raises on every Nth call.
+``delay`` sleeps per question (to test kill/resume), ``fail_every`` raises on every Nth call,
+``replies`` names a JSON file of {prompt substring: reply} for scripted generations.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -55,6 +58,9 @@ class MockBackend(Backend):
         super().__init__(name, **opts)
         self.delay = float(opts.get("delay", 0.0))
         self.fail_every = int(opts.get("fail_every", 0))
+        self.replies: dict[str, str] = {}
+        if opts.get("replies"):
+            self.replies = json.loads(Path(opts["replies"]).read_text(encoding="utf-8"))
         self.calls = 0
 
     def info(self) -> BackendInfo:
@@ -90,10 +96,30 @@ class MockBackend(Backend):
     def loglikelihood_reference(self, questions: Sequence[MCQuestion]) -> list[list[ContinuationScore]]:
         return [[self._score(q.context, c) for c in q.continuations] for q in questions]
 
+    def _scripted(self, r: GenerationRequest) -> str | None:
+        """The reply whose key is the longest substring of the prompt, from the ``replies`` JSON file."""
+        if not self.replies:
+            return None
+        hits = [k for k in self.replies if k in r.prompt]
+        return self.replies[max(hits, key=len)] if hits else None
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         out = []
         for r in requests:
-            h = hashlib.sha256(f"{self.target}|{r.prompt}".encode()).hexdigest()
-            text = f"mock answer {h[:8]}"
-            out.append(Generation(text=text, input_tokens=len(_tokens(r.prompt)), output_tokens=3, latency_s=0.0))
+            turns = "|".join(t for _, t in r.history)
+            h = hashlib.sha256(f"{self.target}|{turns}|{r.prompt}|{r.seed}".encode()).hexdigest()
+            text = self._scripted(r)
+            if text is None:
+                text = f"mock answer {h[:8]}"
+            n_in, n_out = len(_tokens(r.flat_prompt())), len(_tokens(text))
+            # a deterministic, plausible timing: 1 ms per input token, 10 ms per output token
+            out.append(
+                Generation(
+                    text=text,
+                    input_tokens=n_in,
+                    output_tokens=n_out,
+                    latency_s=0.001 * n_in + 0.01 * n_out,
+                    ttft_s=0.001 * n_in,
+                )
+            )
         return out

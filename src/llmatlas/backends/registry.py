@@ -23,7 +23,7 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "anthropic": ("llmatlas.backends.anthropic", "AnthropicBackend", "pip install httpx"),
 }
 
-ALIASES = {"smollm2": ("llama", "smollm2")}
+ALIASES = {"smollm2": ("llama", "smollm2"), "qwen2.5-coder-0.5b": ("llama", "qwen2.5-coder-0.5b")}
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

@@ -30,6 +30,7 @@ from llmatlas.cli.render import (
     money,
     num,
     params,
+    performance_line,
     print_json,
 )
 from llmatlas.errors import InputError, LlmatlasError
@@ -565,8 +566,19 @@ def eval_cmd(
     data_dir: Annotated[Path | None, typer.Option(help="Folder of benchmark JSONL files.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write <task>.json and <task>_samples.jsonl here.")] = None,
     chunk: Annotated[
-        int, typer.Option(min=1, help="Items scored and journaled per step (sorted by length within).")
+        int, typer.Option(min=1, help="Items scored and journaled per step (the run is sorted by length first).")
     ] = 64,
+    samples: Annotated[
+        int | None, typer.Option(min=1, help="Generations per item (HumanEval pass@k); default 1.")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(min=0.0, help="Sampling temperature (default 0).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Most tokens per generation.")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model for judged tasks (MT-Bench, rubric scorers), as a model spec.")
+    ] = None,
+    catalog_id: Annotated[
+        str | None, typer.Option(help="Catalog model whose price costs the run (default: the model's own name).")
+    ] = None,
     journal: JournalOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -579,12 +591,21 @@ def eval_cmd(
     for n in names:
         get_task(n, num_fewshot)  # fail fast on a typo, before loading a model
     backend = load_backend(model)
+    judge_backend = load_backend(judge) if judge else None
     jr = _journal(journal)
     results = []
     try:
         for n in names:
             cfg = EvalConfig(
-                limit=limit, num_fewshot=num_fewshot, chunk=chunk, data_dir=str(data_dir) if data_dir else None
+                limit=limit,
+                num_fewshot=num_fewshot,
+                chunk=chunk,
+                data_dir=str(data_dir) if data_dir else None,
+                samples=samples,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                judge=judge_backend,
+                catalog_id=catalog_id,
             )
             res = run_task(backend, n, cfg, jr, console=None if json_out else err_console)
             results.append(res)
@@ -596,6 +617,8 @@ def eval_cmd(
                         f.write(rec.model_dump_json() + "\n")
     finally:
         backend.close()
+        if judge_backend:
+            judge_backend.close()
         jr.close()
     if json_out:
         data = [r.model_dump(mode="json") for r in results]
@@ -616,6 +639,9 @@ def eval_cmd(
                 r.run_id,
             )
     console.print(t)
+    for r in results:
+        if r.performance is not None:
+            console.print(performance_line(r))
     if out:
         console.print(f"[dim]results and per-sample records written to {out}[/dim]")
 
@@ -636,7 +662,7 @@ def tasks(json_out: JsonOpt = False) -> None:
                 "metrics": list(t.metrics),
                 "num_fewshot": t.num_fewshot,
                 "local_file": str(path) if path else None,
-                "hub": t.hub[0] or None,
+                "hub": (t.hub[0] if t.hub else None) or None,
             }
         )
     if json_out:

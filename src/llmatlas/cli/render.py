@@ -73,3 +73,21 @@ def print_json(data: Any) -> None:
 def model_json(cat: Catalog, m: Model) -> dict[str, Any]:
     """A model with every block's source expanded to its URL and title."""
     return cat.dump(m, titles=True)
+
+
+def performance_line(result: Any) -> str:
+    """One line of a generation run's speed and cost: p50/p95 latency, TTFT, tokens/s, cost."""
+    perf = result.performance
+    parts = [f"[bold]{result.task}[/bold]"]
+    if perf.latency_s:
+        parts.append(f"latency p50 {perf.latency_s.p50:.2f}s p95 {perf.latency_s.p95:.2f}s")
+    if perf.ttft_s:
+        parts.append(f"TTFT p50 {perf.ttft_s.p50:.2f}s p95 {perf.ttft_s.p95:.2f}s")
+    if perf.output_tokens_per_s:
+        parts.append(f"{perf.output_tokens_per_s.p50:.1f} output tok/s (p50)")
+    if perf.output_tokens is not None:
+        parts.append(f"tokens in/out {perf.input_tokens:,}/{perf.output_tokens:,}")
+    parts.append(f"cost {money(perf.cost_usd)}" if perf.cost_usd is not None else f"cost n/a ({perf.cost_note})")
+    if perf.errors:
+        parts.append(f"[red]{perf.errors} failed generations[/red]")
+    return " · ".join(parts)

@@ -21,19 +21,68 @@ class Timing(BaseModel):
     items_per_s: float | None
 
 
+class Output(BaseModel):
+    """One generation of a sample, with what it cost: the unit of the performance summary."""
+
+    text: str
+    turn: int = 0  # 0-based turn for multi-turn tasks (MT-Bench)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    output_tokens_per_s: float | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
 class SampleRecord(BaseModel):
-    """One scored item, kept for audit: what was asked, what the model said, how it was scored."""
+    """One scored item, kept for audit: what was asked, what the model said, how it was scored.
+
+    Multiple-choice samples fill choices/logprobs/prediction/gold; generation samples fill
+    ``outputs`` (one per sample drawn and per turn), ``target`` and ``details`` (extracted answers,
+    test verdicts, judge ratings).
+    """
 
     doc_id: str
     prompt: str
-    choices: list[str]
-    logprobs: list[float]
-    n_tokens: list[int]
-    greedy: list[bool]
-    prediction: int
-    gold: int | list[int]
+    choices: list[str] = Field(default_factory=list)
+    logprobs: list[float] = Field(default_factory=list)
+    n_tokens: list[int] = Field(default_factory=list)
+    greedy: list[bool] = Field(default_factory=list)
+    prediction: int | None = None
+    gold: int | list[int] | None = None
     metrics: dict[str, float]
     group: str | None = None
+    outputs: list[Output] = Field(default_factory=list)
+    target: Any = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Distribution(BaseModel):
+    """p50/p95/mean of a per-output quantity, over the outputs that report it."""
+
+    n: int
+    mean: float
+    p50: float
+    p95: float
+
+
+class Performance(BaseModel):
+    """Speed and cost of a generation run: percentiles per output, totals per run.
+
+    ``cost_usd`` is None (never 0) when the model has no catalog price; ``cost_note`` says why.
+    """
+
+    latency_s: Distribution | None = None
+    ttft_s: Distribution | None = None
+    output_tokens_per_s: Distribution | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    token_counts: str | None = None  # "usage" (reported by the backend) or "missing"
+    cost_usd: float | None = None
+    cost_note: str | None = None
+    errors: int = 0
 
 
 class RunResult(BaseModel):
@@ -55,3 +104,4 @@ class RunResult(BaseModel):
     created: dt.datetime
     complete: bool = True
     errors: int = 0
+    performance: Performance | None = None

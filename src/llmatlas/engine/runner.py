@@ -15,12 +15,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from llmatlas.backends.base import Backend
+from llmatlas.backends.base import Backend, MCQuestion
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
 from llmatlas.engine.stats import mean_stderr
 from llmatlas.errors import InputError
 from llmatlas.tasks.base import Doc
+from llmatlas.tasks.generation import GenerationTask
 from llmatlas.tasks.multiple_choice import LocalOrHubTask, limit_docs
 from llmatlas.tasks.registry import get_task
 
@@ -31,6 +32,11 @@ class EvalConfig:
     num_fewshot: int | None = None
     chunk: int = 64
     data_dir: str | None = None
+    samples: int | None = None  # generation: samples per item (pass@k)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    judge: Backend | None = None  # judged tasks (MT-Bench, rubric scorers)
+    catalog_id: str | None = None  # price the run with this catalog model (API cost)
 
 
 class ItemsPerSecond(TextColumn):
@@ -62,6 +68,11 @@ def _record(task: LocalOrHubTask, doc: Doc, context: str, scores: list[Any]) -> 
     )
 
 
+def _size(question: MCQuestion) -> int:
+    """Characters a backend scores for a question: the context and its longest continuation."""
+    return len(question.context) + max((len(c) for c in question.continuations), default=0)
+
+
 def summarize(
     task: LocalOrHubTask, records: list[SampleRecord]
 ) -> tuple[dict[str, Metric], dict[str, dict[str, Metric]]]:
@@ -85,13 +96,17 @@ def run_task(
 ) -> RunResult:
     """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
     task = get_task(task_name, config.num_fewshot)
+    if isinstance(task, GenerationTask):
+        from llmatlas.engine.generation import run_generation
+
+        return run_generation(backend, task, config, journal, console, on_chunk)
     loaded = task.load(config.data_dir)
     docs = limit_docs(task, loaded.docs, config.limit)
     if not docs:
         raise InputError(f"task {task.name}: no documents found", field="task")
     info = backend.info()
     ident = {
-        "model": info.model_dump(),
+        "model": info.identity(),
         "task": task.name,
         "limit": config.limit,
         "num_fewshot": task.num_fewshot,
@@ -101,6 +116,10 @@ def run_task(
     resumed = journal.start(run_id, info.model, task.name, ident)
     done = journal.done_ids(run_id)
     todo = [(i, d) for i, d in enumerate(docs) if d.id not in done]
+    questions_all = {i: task.question(d, task.fewshot_for(d, loaded.fewshot)) for i, d in todo}
+    # Longest first across the whole run, not only within a chunk: a chunk then holds questions of
+    # similar length, so a backend's batches carry little padding (the journal keeps the doc order).
+    todo.sort(key=lambda item: -_size(questions_all[item[0]]))
     start = time.perf_counter()
     show = console is not None
     with Progress(
@@ -117,7 +136,7 @@ def run_task(
         ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
         for k in range(0, len(todo), config.chunk):
             chunk = todo[k : k + config.chunk]
-            questions = [task.question(d, task.fewshot_for(d, loaded.fewshot)) for _, d in chunk]
+            questions = [questions_all[i] for i, _ in chunk]
             scores = backend.loglikelihood(questions, progress=lambda n: bar.advance(ptask, n))
             scored = [
                 (i, _record(task, d, q.context, s)) for (i, d), q, s in zip(chunk, questions, scores, strict=True)
