@@ -15,7 +15,7 @@ import pytest
 
 from llmatlas.backends.anthropic import AnthropicBackend
 from llmatlas.backends.base import GenerationRequest, MCQuestion
-from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter, retry_after_seconds
+from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter, retry_after_seconds, sse_events
 from llmatlas.backends.openai import OpenAIBackend
 from llmatlas.backends.registry import load_backend
 from llmatlas.errors import InputError
@@ -249,7 +249,7 @@ def test_echo_logprobs_sums_continuation_tokens(oa: FakeServer) -> None:
             assert s.greedy  # the fake's top-1 is always the echoed token
     bodies = [r.body for r in oa.requests]
     assert all(r.path == "/v1/completions" for r in oa.requests)
-    assert all(b["echo"] is True and b["logprobs"] == 1 and b["max_tokens"] == 0 for b in bodies)
+    assert all(b["echo"] is True and b["logprobs"] == 1 and b["max_tokens"] == 1 for b in bodies)
     assert sorted(b["prompt"] for b in bodies) == sorted(
         ["The capital of France is Paris", "The capital of France is Lyon city", "Say yes", "Say no no"]
     )
@@ -426,15 +426,64 @@ def test_stream_cut_off_mid_event_is_retried(oa: FakeServer) -> None:
 # --- echo log-probs: probing, generated tokens, tokenization boundary ---------------------------------
 
 
+def probe_answer(prompt: str) -> str:
+    return " Paris, of course" if prompt == "The capital of France is" else answer_correct(prompt)
+
+
 def test_logprobs_auto_probe_finds_echo(oa: FakeServer) -> None:
+    oa.answer = probe_answer
     be = openai_backend(oa, logprobs="auto")
     assert len(oa.requests) == 0  # no network at construction
     info = be.info()
     assert info.details["method"] == "loglikelihood" == be.mc_method
-    assert info.details["probe"] == "prompt log-probs" and be.probe == "prompt log-probs available"
+    assert info.details["probe"] == "prompt log-probs"
+    assert be.probe == "prompt log-probs available (cross-checked against generation)"
+    gen, echo = (r.body for r in oa.requests)
+    assert gen == {
+        "model": "fake-model",
+        "prompt": "The capital of France is",
+        "max_tokens": 1,
+        "temperature": 0.0,
+        "logprobs": 1,
+    }
+    assert echo["prompt"] == "The capital of France is Paris," and echo["echo"] is True
     be.loglikelihood(QUESTIONS[:1])
-    assert len(oa.requests) == 1 + 3  # one probe, then one request per choice
+    assert len(oa.requests) == 2 + 3  # the probe's two requests, then one request per choice
     be.close()
+
+
+def test_logprobs_auto_probe_rejects_shifted_echo(oa: FakeServer) -> None:
+    """Echoed log-probs off by one position (llama-cpp-python's server, models without BOS) would
+    score every choice with the wrong numbers: the probe notices and answers by letters."""
+    oa.answer = probe_answer
+    oa.echo_shift = True
+    be = openai_backend(oa, logprobs="auto")
+    res = be.loglikelihood(QUESTIONS)
+    assert be.mc_method == "generation" == be.info().details["method"]
+    assert be.probe is not None and "disagree with generation" in be.probe
+    assert accuracy([[s.logprob for s in row] for row in res]) == 1.0
+    be.close()
+
+
+def test_logprobs_auto_probe_without_generated_logprobs_uses_top_token(oa: FakeServer) -> None:
+    oa.answer = probe_answer
+    be = openai_backend(oa, logprobs="auto")
+    orig = be.pool.post_json
+
+    def no_gen_logprobs(path: str, body: dict[str, object], **kw: object) -> object:
+        resp = orig(path, body, **kw)  # type: ignore[arg-type]
+        if not body.get("echo") and resp.data:
+            resp.data["choices"][0]["logprobs"] = None
+        return resp
+
+    be.pool.post_json = no_gen_logprobs  # type: ignore[assignment, method-assign]
+    assert be.info().details["method"] == "loglikelihood"
+    oa.echo_shift = True
+    shifted = openai_backend(oa, logprobs="auto")
+    shifted.pool.post_json = no_gen_logprobs  # type: ignore[assignment, method-assign]
+    assert shifted.info().details["method"] == "generation"
+    be.close()
+    shifted.close()
 
 
 def test_logprobs_auto_probe_falls_back_to_letters(oa: FakeServer) -> None:
@@ -445,7 +494,7 @@ def test_logprobs_auto_probe_falls_back_to_letters(oa: FakeServer) -> None:
     assert be.info().details["probe"] == "none"  # stable: info() is part of the run's identity
     assert be.probe is not None and "no prompt log-probs" in be.probe and "HTTP 400" in be.probe
     assert accuracy([[s.logprob for s in row] for row in res]) == 1.0
-    assert sum(r.path == "/v1/completions" for r in oa.requests) == 1  # the probe, not retried (400)
+    assert sum(r.path == "/v1/completions" for r in oa.requests) == 2  # the probe's two, not retried (400)
     be.close()
 
 
@@ -492,3 +541,248 @@ def test_malformed_200_is_a_recorded_error(oa: FakeServer, an: FakeServer) -> No
         assert g.error is not None and "unexpected response shape" in g.error
         assert backend.errors and backend.errors[0].status == 200
         backend.close()
+
+
+# --- faults from the wire: each ends in a successful retry or an honest recorded error --------------
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 529])
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_retryable_statuses_then_success(kind: str, status: int, oa: FakeServer, an: FakeServer) -> None:
+    srv = oa if kind == "openai" else an
+    srv.faults = [Fault(status=status), Fault(status=status)]
+    be: OpenAIBackend | AnthropicBackend = openai_backend(oa) if kind == "openai" else anthropic_backend(an)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 3 and len(srv.requests) == 3
+    assert be.stats() == {"requests": 1, "retries": 2, "errors": 0, "mc_failed": 0, "mc_unparsed": 0}
+    be.close()
+
+
+def test_anthropic_529_overloaded_recorded_after_retries(an: FakeServer) -> None:
+    an.always = Fault(status=529, message="Overloaded")
+    be = anthropic_backend(an, max_attempts="3")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error == "HTTP 529 after 3 attempt(s): overloaded_error: Overloaded"
+    assert g.text == "" and g.extra == {"status": 529, "attempts": 3}
+    assert be.stats()["errors"] == 1 and be.stats()["retries"] == 2
+    be.close()
+
+
+def test_anthropic_rate_limit_error_body_and_retry_after(an: FakeServer) -> None:
+    an.faults = [Fault(status=429, retry_after="0.15", message="Number of request tokens has exceeded your limit")]
+    be = anthropic_backend(an)
+    t0 = time.perf_counter()
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 2
+    assert time.perf_counter() - t0 >= 0.15
+    be.close()
+
+
+def test_anthropic_missing_key_is_401_not_retried(an: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    be = anthropic_backend(an)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "HTTP 401" in g.error and "authentication_error" in g.error
+    assert len(an.requests) == 1
+    be.close()
+
+
+def test_429_without_retry_after_backs_off_with_jitter(oa: FakeServer) -> None:
+    oa.faults = [Fault(status=429)] * 3
+    delays: list[float] = []
+    pool = HTTPPool(oa.url, {}, sleep=delays.append, backoff_base_s=0.5, backoff_max_s=1.5)
+    resp = pool.post_json("chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert resp.error is None and resp.attempts == 4
+    caps = [0.5, 1.0, 1.5]  # base * 2**(attempt-1), capped at backoff_max
+    assert len(delays) == 3 and all(0.0 <= d <= c for d, c in zip(delays, caps, strict=True))
+    pool.close()
+
+
+def test_backoff_is_exponential_with_full_jitter() -> None:
+    pool = HTTPPool("http://127.0.0.1:1", {}, backoff_base_s=0.1, backoff_max_s=10.0)
+    for attempt, cap in [(1, 0.1), (3, 0.4), (6, 3.2), (12, 10.0)]:
+        draws = [pool.backoff(attempt) for _ in range(300)]
+        assert all(0.0 <= d <= cap for d in draws)
+        assert max(draws) > 0.8 * cap and min(draws) < 0.2 * cap  # spread over the whole range
+    pool.close()
+
+
+def test_retry_after_ms_and_x_should_retry(oa: FakeServer) -> None:
+    oa.faults = [Fault(status=429, headers={"retry-after-ms": "250", "retry-after": "9"})]
+    delays: list[float] = []
+    pool = HTTPPool(oa.url, {}, sleep=delays.append)
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert pool.post_json("chat/completions", body).error is None
+    assert delays == [0.25]  # the finer header wins
+    oa.faults = [Fault(status=503, headers={"x-should-retry": "false"})]
+    resp = pool.post_json("chat/completions", body)
+    assert resp.error is not None and resp.error.status == 503 and resp.attempts == 1
+    oa.faults = [Fault(status=409, headers={"x-should-retry": "true"})]
+    assert pool.post_json("chat/completions", body).attempts == 2
+    pool.close()
+
+
+def test_slow_response_times_out_and_is_retried(oa: FakeServer) -> None:
+    oa.faults = [Fault(delay=1.0)]
+    be = openai_backend(oa, timeout="0.25")
+    t0 = time.perf_counter()
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 2
+    assert time.perf_counter() - t0 < 0.9  # gave up on the slow attempt instead of waiting for it
+    be.close()
+
+
+def test_persistently_slow_server_gives_recorded_timeout(an: FakeServer) -> None:
+    an.always = Fault(delay=0.6)
+    be = anthropic_backend(an, timeout="0.15", max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "timeout" in g.error and g.extra == {"status": None, "attempts": 2}
+    be.close()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_connection_closed_mid_body(kind: str, oa: FakeServer, an: FakeServer) -> None:
+    srv = oa if kind == "openai" else an
+    be: OpenAIBackend | AnthropicBackend = openai_backend(oa) if kind == "openai" else anthropic_backend(an)
+    srv.faults = [Fault(cut=True)]
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 2
+    srv.always = Fault(cut=True)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "RemoteProtocolError" in g.error and g.extra["attempts"] == 5
+    be.close()
+
+
+def test_sse_parser_follows_the_spec() -> None:
+    lines = [": keep-alive", "event: message_start", 'data: {"a":', "data: 1}", "", "id: 7", "", "data:[DONE]"]
+    assert list(sse_events(iter(lines))) == ['{"a":\n1}', "[DONE]"]
+
+
+@pytest.mark.parametrize("chat", [True, False])
+def test_openai_stream_without_done_is_retried_then_recorded(oa: FakeServer, chat: bool) -> None:
+    oa.answer = lambda p: "x y z"
+    oa.faults = [Fault(early_end=True)]
+    be = openai_backend(oa, stream="1", max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi", chat=chat)])
+    assert g.error is None and g.text == "x y z" and g.extra["attempts"] == 2
+    oa.always = Fault(early_end=True)
+    (g,) = be.generate([GenerationRequest("hi", chat=chat)])
+    assert g.error is not None and "stream ended before data: [DONE]" in g.error and g.text == ""
+    be.close()
+
+
+def test_openai_error_inside_stream(oa: FakeServer) -> None:
+    oa.faults = [Fault(stream_error="server_error", message="model crashed")]
+    be = openai_backend(oa, stream="1", max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.extra["attempts"] == 2
+    oa.always = Fault(stream_error="server_error", message="model crashed")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "error event in stream: model crashed" in g.error
+    be.close()
+
+
+def test_openai_stream_without_usage_support(oa: FakeServer) -> None:
+    """A server that ignores stream_options (llama-cpp-python) leaves the counts unknown, not 0."""
+    oa.answer = lambda p: "a b"
+    be = openai_backend(oa, stream="1")
+    orig = be._body
+
+    def without_options(r: GenerationRequest) -> tuple[str, dict[str, object]]:
+        path, body = orig(r)
+        body.pop("stream_options")
+        return path, body
+
+    be._body = without_options  # type: ignore[method-assign]
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.text == "a b" and g.input_tokens is None and g.output_tokens is None
+    be.close()
+
+
+def test_anthropic_streaming_records_ttft_usage_and_stop_reason(an: FakeServer) -> None:
+    an.answer = lambda p: "alpha beta gamma delta"
+    an.stream_gap = 0.3
+    be = anthropic_backend(an, stream="1")
+    (g,) = be.generate([GenerationRequest("one two three", system="sys")])
+    assert g.error is None and g.text == "alpha beta gamma delta"
+    assert (g.input_tokens, g.output_tokens) == (3, 4)
+    assert g.extra["stop_reason"] == "end_turn"
+    assert g.ttft_s is not None and g.latency_s is not None
+    assert g.ttft_s < 0.2 <= 0.3 <= g.latency_s
+    (req,) = an.requests
+    assert req.body["stream"] is True and req.body["system"] == "sys"
+    be.close()
+
+
+BROKEN_STREAMS = [Fault(truncated=True), Fault(early_end=True), Fault(stream_error="overloaded_error")]
+
+
+@pytest.mark.parametrize("fault", BROKEN_STREAMS)
+def test_anthropic_broken_stream_is_retried(an: FakeServer, fault: Fault) -> None:
+    an.answer = lambda p: "x y z"
+    an.faults = [fault]
+    be = anthropic_backend(an, stream="1")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.text == "x y z" and g.extra["attempts"] == 2
+    be.close()
+
+
+def test_anthropic_stream_errors_recorded(an: FakeServer) -> None:
+    be = anthropic_backend(an, stream="1", max_attempts="3")
+    an.always = Fault(early_end=True)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "stream ended before message_stop" in g.error and g.extra["attempts"] == 3
+    an.always = Fault(stream_error="invalid_request_error", message="prompt is too long")
+    (g,) = be.generate([GenerationRequest("hi")])  # a client error: retrying cannot help
+    assert g.error is not None and "invalid_request_error: prompt is too long" in g.error
+    assert g.extra["attempts"] == 1
+    assert be.stats()["errors"] == 2
+    be.close()
+
+
+def test_seed_sent_where_the_api_takes_it(oa: FakeServer, an: FakeServer) -> None:
+    o, a = openai_backend(oa), anthropic_backend(an)
+    o.generate([GenerationRequest("hi", seed=7, temperature=0.8)])
+    a.generate([GenerationRequest("hi", seed=7, temperature=0.8)])
+    assert oa.requests[0].body["seed"] == 7
+    assert "seed" not in an.requests[0].body  # the Messages API has no seed
+    o.close()
+    a.close()
+
+
+def test_history_turns_are_sent(oa: FakeServer, an: FakeServer) -> None:
+    hist = (("user", "first"), ("assistant", "reply"))
+    o, a = openai_backend(oa), anthropic_backend(an)
+    o.generate([GenerationRequest("second", history=hist, system="s")])
+    a.generate([GenerationRequest("second", history=hist, system="s")])
+    turns = [{"role": "user", "content": "first"}, {"role": "assistant", "content": "reply"}]
+    last = {"role": "user", "content": "second"}
+    assert oa.requests[0].body["messages"] == [{"role": "system", "content": "s"}, *turns, last]
+    assert an.requests[0].body["messages"] == [*turns, last]
+    o.close()
+    a.close()
+
+
+def test_credentials_in_base_url_move_to_basic_auth(oa: FakeServer) -> None:
+    url = oa.url.replace("http://", "http://gate:pw-SECRET-77@")
+    be = OpenAIBackend("m", base_url=url, **FAST)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None
+    assert oa.requests[0].headers["authorization"].startswith("Basic ")
+    for text in (repr(be), be.info().model_dump_json(), be.base_url):
+        assert "pw-SECRET-77" not in text and "gate" not in text
+    be.close()
+
+
+def test_openai_stream_interrupted_by_server_is_not_an_answer(oa: FakeServer) -> None:
+    """``[DONE]`` right after the first token and no finish_reason: llama-cpp-python's server
+    interrupting a stream for the next request. Retried, and recorded if it keeps happening."""
+    oa.answer = lambda p: "one two three"
+    oa.faults = [Fault(interrupted=True)]
+    be = openai_backend(oa, stream="1", max_attempts="2")
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is None and g.text == "one two three" and g.extra["attempts"] == 2
+    oa.always = Fault(interrupted=True)
+    (g,) = be.generate([GenerationRequest("hi")])
+    assert g.error is not None and "without a finish_reason" in g.error and g.text == ""
+    be.close()

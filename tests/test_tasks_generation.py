@@ -76,7 +76,9 @@ def test_gsm8k_prompt_five_shot_from_test_split_when_no_train(tmp_path: Path) ->
     assert loaded.fewshot_note and "evaluated split" in loaded.fewshot_note
     prompts = task.prompts(loaded.docs, loaded.fewshot)
     first = prompts[0]
-    assert first.endswith("Question: " + json.loads((DATA / "gsm8k_test.jsonl").read_text().splitlines()[0])["question"] + "\nAnswer:")
+    assert first.endswith(
+        "Question: " + json.loads((DATA / "gsm8k_test.jsonl").read_text().splitlines()[0])["question"] + "\nAnswer:"
+    )
     assert first.count("Question: ") == 6 and first.count("#### ") == 5  # 5 solved shots with full answers
     assert loaded.docs[0].turns[0] not in first[: -len(loaded.docs[0].turns[0])]  # never its own shot
     assert prompts == task.prompts(loaded.docs, loaded.fewshot)  # seeded: the same draws every time
@@ -170,9 +172,12 @@ def test_pass_at_k_matches_the_combinatorial_definition(n: int) -> None:
 
 
 def test_humaneval_code_extraction() -> None:
-    reply = "Here you go:\n```python\nimport math\n\ndef f(x):\n    return x + 1\n```\nAnd a test:\n```\nprint(f(1))\n```"
+    reply = (
+        "Here you go:\n```python\nimport math\n\ndef f(x):\n    return x + 1\n```\nAnd a test:\n```\nprint(f(1))\n```"
+    )
     assert extract_code(reply) == "import math\n\ndef f(x):\n    return x + 1\n"
     assert extract_code("def f(x):\n    return 1") == "def f(x):\n    return 1"
+    assert extract_code("```\npython\ndef f(x):\n    return 5\n```") == "def f(x):\n    return 5\n"
     unterminated = "```python\ndef f(x):\n    return 2\n"
     assert extract_code(unterminated) == "def f(x):\n    return 2\n"
     prompt = 'def f(x):\n    """doc"""\n'
@@ -192,5 +197,5 @@ def test_unknown_task_and_missing_data(tmp_path: Path) -> None:
     task = get_task("humaneval")
     task.files = ("nope.jsonl",)
     task.hub = None
-    with pytest.raises(InputError, match="none of nope.jsonl"):
+    with pytest.raises(InputError, match=r"none of nope\.jsonl"):
         task.load(str(empty))

@@ -114,6 +114,9 @@ class Backend(ABC):
     #: "loglikelihood" when the backend returns real log-probs; "generation" when multiple
     #: choice is answered by generating a letter (API models without prompt log-probs).
     mc_method: str = "loglikelihood"
+    #: multiple-choice items the runner hands over (and journals) per step when the user sets no
+    #: --chunk: a packing backend pads less when it sees more items of similar length at once.
+    preferred_chunk: int = 64
 
     def __init__(self, target: str, **options: Any) -> None:
         self.target = target

@@ -15,7 +15,7 @@ to float tolerance (about 1e-6 in float32 on CPU) whatever the batch budget.
 
 Options (strings or typed values): ``dtype`` (float32 | bfloat16 | float16 | auto; float32 by
 default on CPU, bfloat16 on CUDA), ``device`` (cpu | cuda | cuda:N | mps | auto), ``batch_tokens``
-(padded tokens per forward pass; default 1024 on CPU, 65536 on CUDA), ``gguf_file`` (a GGUF file in the folder, loaded
+(padded tokens per forward pass; default 512 on CPU, 65536 on CUDA), ``gguf_file`` (a GGUF file in the folder, loaded
 dequantized by transformers; needs ``accelerate``), ``attn_implementation`` (sdpa by default | eager:
 both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), ``max_length``
 (context window for left truncation; default from the config as lm-eval does), ``add_bos_token``
@@ -127,8 +127,11 @@ class HFBackend(Backend):
         self.device = self._pick_device(str(opts.get("device", "auto")))
         self.dtype = self._pick_dtype(opts.get("dtype"), self.device)
         # Token budget per forward pass, measured best (benchmarks/RESULTS.md): 65,536 on an H100;
-        # on CPU small batches win (SmolLM2 on 2 cores: 5.3 q/s at 512-1,024 vs 1.7 q/s at 4,096).
-        default_budget = 65536 if str(self.device).startswith("cuda") else 1024
+        # on CPU small batches win (SmolLM2 on 2 cores: 5.3 q/s at 512-1,024 vs 1.7 q/s at 4,096), and
+        # 512 pads least (benchmarks/RESULTS.md).
+        default_budget = 65536 if str(self.device).startswith("cuda") else 512
+        if self.device.type == "cpu":
+            self.preferred_chunk = 256  # 500 ARC-Easy questions: 3% padding at 256 per step vs 7% at 64
         self.batch_tokens = _as_int(opts.get("batch_tokens", default_budget), "batch_tokens")
         self.attn_implementation = str(opts.get("attn_implementation", "sdpa"))
         if self.attn_implementation not in ("eager", "sdpa"):
@@ -165,6 +168,9 @@ class HFBackend(Backend):
         self.model: Any = cast(Any, transformers.AutoModelForCausalLM.from_pretrained(self.model_ref, **model_kwargs))
         self.model.to(self.device)
         self.model.eval()
+        self.fused_norms = 0
+        if _as_bool(opts.get("fused_norm", True), "fused_norm") and self.dtype == torch.float32:
+            self.fused_norms = _fuse_rms_norms(self.model)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
         self.max_length = (
             _as_int(opts["max_length"], "max_length") if opts.get("max_length") else self._config_max_length()
@@ -233,6 +239,7 @@ class HFBackend(Backend):
                 "device": str(self.device),
                 "parameters": n_params,
                 "attn_implementation": self.attn_implementation,
+                "fused_rms_norms": self.fused_norms,
                 "max_length": self.max_length,
                 "batch_tokens": self.batch_tokens,
                 "threads": torch.get_num_threads(),
@@ -526,6 +533,34 @@ class HFBackend(Backend):
             ttft_s=ttft,
             extra={"stopped_by": stopped_by or "max_tokens"},
         )
+
+
+# RMSNorm classes whose forward is exactly x * rsqrt(mean(x^2) + eps) * weight (Gemma's 1 + weight is not)
+_PLAIN_RMS_NORMS = frozenset({"LlamaRMSNorm", "MistralRMSNorm", "Qwen2RMSNorm", "Qwen3RMSNorm", "MixtralRMSNorm"})
+
+
+def _fuse_rms_norms(model: Any) -> int:
+    """Run the plain RMSNorm layers of a float32 model through torch's fused ``F.rms_norm``.
+
+    The Python version makes five passes over the activations (cast, square, mean, scale, weight);
+    on a 2-core CPU that was 9% of SmolLM2's forward time. Same formula in float32 (differences at
+    float rounding, ~1e-7 relative). Patched per instance, so other models in the process are untouched.
+    """
+    fn = getattr(torch.nn.functional, "rms_norm", None)
+    if fn is None:
+        return 0
+    count = 0
+    for module in model.modules():
+        if type(module).__name__ not in _PLAIN_RMS_NORMS or not hasattr(module, "variance_epsilon"):
+            continue
+        weight, eps = module.weight, float(module.variance_epsilon)
+
+        def forward(hidden: torch.Tensor, _w: torch.Tensor = weight, _eps: float = eps) -> torch.Tensor:
+            return cast(torch.Tensor, fn(hidden, (hidden.shape[-1],), _w, _eps))
+
+        module.forward = forward
+        count += 1
+    return count
 
 
 def _version_at_least(version: str, wanted: tuple[int, ...]) -> bool:

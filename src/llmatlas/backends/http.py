@@ -1,13 +1,20 @@
 """Shared HTTP plumbing for API backends (OpenAI-compatible servers, Anthropic).
 
-* :class:`HTTPPool` posts JSON with bounded concurrency (a thread pool over one ``httpx.Client``),
-  retries 429/500/502/503/504/529, timeouts, connection errors and invalid JSON bodies with
-  exponential backoff and full jitter (honouring ``Retry-After`` in seconds or as an HTTP date),
-  and after the last attempt returns a recorded :class:`RequestError` (status, message, attempts)
-  instead of raising or dropping the request. ``stream=True`` reads a server-sent-event stream
-  and records the time to the first token (TTFT).
-* The API key is read from the environment and only ever lives in the client's headers: every
-  message that leaves this module is passed through :meth:`HTTPPool.redact`.
+* :class:`HTTPPool` posts JSON with bounded concurrency (a thread pool over one ``httpx.Client``
+  holding as many connections as workers). It retries 408/429/500/502/503/504/529, timeouts,
+  connection errors, bodies cut short, invalid JSON and broken event streams, with exponential
+  backoff and full jitter; a server's ``Retry-After`` (seconds or an HTTP date) or
+  ``retry-after-ms`` replaces the backoff, and ``x-should-retry`` (sent by OpenAI and Anthropic)
+  overrides the status rule. After the last attempt it returns a recorded :class:`RequestError`
+  (status, message, attempts) instead of raising or dropping the request, so a run goes on and
+  its failures can be counted.
+* Streams (``stream=SSEFormat(...)``) are read as server-sent events and must reach the provider's
+  end marker (``data: [DONE]``, Anthropic's ``message_stop``): a stream that stops early is a
+  failed attempt, never a silently shortened answer. The time to the first token (TTFT) is
+  measured from the start of the attempt that succeeded.
+* The API key is read from the environment and only ever lives in the client's headers; a
+  password in ``base_url`` (``https://user:pass@host``) moves to basic auth so it never appears in
+  a logged URL. Every message that leaves this module passes through :meth:`HTTPPool.redact`.
 * The multiple-choice "letter" format (prompt and strict parse) used when a model gives no prompt
   log-probs lives here, shared by every API backend (:class:`APIBackend`).
 """
@@ -17,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import logging
 import math
 import os
 import random
@@ -27,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 
@@ -40,7 +49,9 @@ from llmatlas.backends.base import (
 )
 from llmatlas.errors import InputError
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})  # 529: Anthropic 'overloaded'
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})  # 529: Anthropic 'overloaded'
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 REDACTED = "[redacted]"
 
@@ -62,7 +73,7 @@ class RequestError:
 class Response:
     """The outcome of one logical request: parsed JSON (or, streamed, the list of SSE events under
     ``data["events"]``) or a recorded error. ``ttft_s`` is set for streams: time from the start of
-    the successful attempt to the first event ``first_token`` accepted."""
+    the successful attempt to the first event the format's ``first_token`` accepts."""
 
     data: dict[str, Any] | None
     error: RequestError | None
@@ -72,8 +83,27 @@ class Response:
     ttft_s: float | None = None
 
 
+@dataclass(frozen=True)
+class SSEFormat:
+    """How one provider's event stream reads: which event carries the first token, which one ends
+    the stream (None: the ``data: [DONE]`` sentinel), what an in-stream error looks like
+    (``error_of`` returns ``(message, retryable)`` for an error event, else None) and, once the end
+    arrived, what would still make it incomplete (``problem`` returns a reason, else None: a server
+    may close a stream properly after cutting the answer short)."""
+
+    first_token: Callable[[dict[str, Any]], bool]
+    is_end: Callable[[dict[str, Any]], bool] | None = None
+    error_of: Callable[[dict[str, Any]], tuple[str, bool] | None] = lambda _event: None
+    problem: Callable[[list[dict[str, Any]]], str | None] = lambda _events: None
+    end_name: str = "data: [DONE]"  # what error messages call the end marker
+
+
 class _Invalid(Exception):
     """A 200 response whose body is not what was promised (invalid JSON, a broken stream)."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 def _opt_int(options: dict[str, Any], key: str, default: int) -> int:
@@ -98,6 +128,25 @@ def api_key_from_env(options: dict[str, Any], default_env: str) -> str | None:
     env = str(options.get("api_key_env") or default_env)
     key = os.environ.get(env, "").strip()
     return key or None
+
+
+def public_host(url: str) -> str:
+    """``host:port`` of a URL without any ``user:password@`` part: what results may record."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without ``user:password@`` and the credentials it held (None when it held none)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = public_host(url)
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
 def _error_message(body: bytes) -> str:
@@ -139,20 +188,77 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
-    """JSON payloads of a server-sent-event stream's ``data:`` lines, up to ``[DONE]``."""
+def _server_wait(headers: httpx.Headers) -> float | None:
+    """The wait a response asks for: ``retry-after-ms`` (OpenAI) first, then ``Retry-After``."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms) / 1000.0
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value):
+            return max(0.0, value)
+    return retry_after_seconds(headers.get("retry-after"))
+
+
+def _should_retry(status: int, headers: httpx.Headers) -> bool:
+    """``x-should-retry: true|false`` when the server says so, else the status rule."""
+    hint = str(headers.get("x-should-retry", "")).strip().lower()
+    if hint in ("true", "false"):
+        return hint == "true"
+    return status in RETRY_STATUSES
+
+
+def sse_events(lines: Iterator[str]) -> Iterator[str]:
+    """The ``data`` of each server-sent event (several ``data:`` lines of one event joined by
+    newlines, as the SSE specification says). ``event:``/``id:`` fields and ``:`` comments are
+    skipped: both providers repeat the event type inside the JSON. A last event without its
+    closing blank line is still given, so the caller's end-marker check decides about it."""
+    data: list[str] = []
     for line in lines:
-        if not line.startswith("data:"):
-            continue  # blank separators, "event: …" names, ": keep-alive" comments
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            return
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        name, _, value = line.partition(":")
+        if name == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+def _read_stream(lines: Iterator[str], fmt: SSEFormat, t0: float) -> tuple[list[dict[str, Any]], float | None]:
+    """Events of a stream and its TTFT; raises :class:`_Invalid` unless it reached its end marker."""
+    events: list[dict[str, Any]] = []
+    ttft: float | None = None
+
+    def finished() -> tuple[list[dict[str, Any]], float | None]:
+        problem = fmt.problem(events)
+        if problem is not None:
+            raise _Invalid(problem)
+        return events, ttft
+
+    for payload in sse_events(lines):
+        if payload.strip() == "[DONE]":
+            if fmt.is_end is None:
+                return finished()
+            continue
         try:
             event = json.loads(payload)
         except ValueError as exc:
             raise _Invalid(f"invalid JSON in stream event: {exc}") from exc
-        if isinstance(event, dict):
-            yield event
+        if not isinstance(event, dict):
+            continue
+        err = fmt.error_of(event)
+        if err is not None:
+            raise _Invalid(f"error event in stream: {err[0]}", retryable=err[1])
+        if ttft is None and fmt.first_token(event):
+            ttft = time.perf_counter() - t0
+        events.append(event)
+        if fmt.is_end is not None and fmt.is_end(event):
+            return finished()
+    raise _Invalid(f"stream ended before {fmt.end_name} ({len(events)} event(s) received)")
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
@@ -186,8 +292,11 @@ class HTTPPool:
             raise ValueError("concurrency must be >= 1")
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
-        self.base_url = base_url.rstrip("/")
-        self._secret = secret
+        base, userinfo = _split_userinfo(base_url.rstrip("/"))
+        self.base_url = base
+        secrets = [s for s in (secret, userinfo[1] if userinfo else None) if s]
+        # the percent-encoded form too: a server may echo a key it received in a URL
+        self._secrets = sorted({v for s in secrets for v in (s, quote(s, safe=""))}, key=len, reverse=True)
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
@@ -196,6 +305,7 @@ class HTTPPool:
         self._sleep = sleep
         self._client = httpx.Client(
             headers=headers,
+            auth=httpx.BasicAuth(*userinfo) if userinfo else None,
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
@@ -206,8 +316,8 @@ class HTTPPool:
         return f"HTTPPool(base_url={self.base_url!r}, concurrency={self.concurrency})"
 
     def redact(self, text: str) -> str:
-        if self._secret:
-            text = text.replace(self._secret, REDACTED)
+        for s in self._secrets:
+            text = text.replace(s, REDACTED)
         return text
 
     def backoff(self, attempt: int) -> float:
@@ -215,18 +325,12 @@ class HTTPPool:
         cap = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempt - 1)))
         return random.uniform(0.0, cap)
 
-    def post_json(
-        self,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool = False,
-        first_token: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> Response:
+    def post_json(self, path: str, body: dict[str, Any], *, stream: SSEFormat | None = None) -> Response:
         """One logical request, retried; never raises for HTTP or transport failures.
 
         With ``stream``, the 200 body is read as server-sent events (``data["events"]``); a stream
-        that breaks off or carries invalid JSON is retried like any transient failure."""
+        that breaks off, ends before its end marker or carries invalid JSON is retried like any
+        transient failure (an in-stream error event only when the format calls it retryable)."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         t_all = time.perf_counter()
         last = RequestError(None, "no attempt made", 0)
@@ -237,13 +341,9 @@ class HTTPPool:
                 with self._client.stream("POST", url, json=body) as resp:
                     if resp.status_code == 200:
                         ttft: float | None = None
-                        if stream:
-                            events = []
-                            for event in _sse_events(resp.iter_lines()):
-                                if ttft is None and (first_token is None or first_token(event)):
-                                    ttft = time.perf_counter() - t0
-                                events.append(event)
-                            data: Any = {"events": events}
+                        if stream is not None:
+                            events, ttft = _read_stream(resp.iter_lines(), stream, t0)
+                            data: dict[str, Any] = {"events": events}
                         else:
                             data = _json_object(resp.read())
                         latency = time.perf_counter() - t0
@@ -251,11 +351,13 @@ class HTTPPool:
                         return Response(data, None, attempt, latency, extra, ttft_s=ttft)
                     raw = resp.read()
                     last = RequestError(resp.status_code, self.redact(_error_message(raw)), attempt)
-                    if resp.status_code not in RETRY_STATUSES:
+                    if not _should_retry(resp.status_code, resp.headers):
                         break
-                    wait = retry_after_seconds(resp.headers.get("retry-after"))
+                    wait = _server_wait(resp.headers)
             except _Invalid as exc:  # truncated/invalid JSON: transient more often than not
                 last = RequestError(200, self.redact(str(exc)), attempt)
+                if not exc.retryable:
+                    break
             except httpx.TimeoutException as exc:
                 last = RequestError(None, self.redact(f"timeout: {type(exc).__name__}"), attempt)
             except httpx.TransportError as exc:
@@ -263,8 +365,10 @@ class HTTPPool:
             if attempt == self.max_attempts:
                 break
             delay = self.backoff(attempt) if wait is None else min(wait, self.retry_after_max_s)
+            log.debug("%s %s: attempt %d failed (%s); retrying in %.3f s", "POST", path, attempt, last, delay)
             if delay > 0:
                 self._sleep(delay)
+        log.info("POST %s failed for good: %s", path, last)
         return Response(None, last, last.attempts, time.perf_counter() - t_all)
 
     def map_post(
@@ -273,8 +377,7 @@ class HTTPPool:
         bodies: Sequence[dict[str, Any]],
         progress: Progress | None = None,
         *,
-        stream: bool = False,
-        first_token: Callable[[dict[str, Any]], bool] | None = None,
+        stream: SSEFormat | None = None,
     ) -> list[Response]:
         """Post every body, ``concurrency`` at a time; results in input order."""
         if not bodies:
@@ -283,7 +386,7 @@ class HTTPPool:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llmatlas-http")
             executor = self._executor
-        futures = [executor.submit(self.post_json, path, b, stream=stream, first_token=first_token) for b in bodies]
+        futures = [executor.submit(self.post_json, path, b, stream=stream) for b in bodies]
         out = []
         for fut in futures:
             out.append(fut.result())
@@ -329,17 +432,36 @@ def letter_scores(chosen: int | None, n_choices: int) -> list[ContinuationScore]
 
 
 class APIBackend(Backend):
-    """Common parts of HTTP API backends: the pool, generation-based multiple choice, counters."""
+    """Common parts of HTTP API backends: the pool, generation-based multiple choice, counters.
+
+    Every logical request is counted (:meth:`stats`): ``requests``, ``retries`` (attempts beyond
+    the first, successful or not), ``failed`` (recorded errors; each also kept in ``errors``) and,
+    for multiple choice by letter, ``unparsed`` answers. A failure is never an empty success."""
 
     mc_answer_tokens_default = 16
+    pool: HTTPPool  # set by the subclass, which knows its URL and headers
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
         self.model = target
         self.unparsed = 0  # MC answers with no parseable letter
         self.failed = 0  # MC requests that ended in a recorded error
+        self.requests = 0  # logical requests answered (each possibly after retries)
+        self.retries = 0  # attempts beyond the first, over all requests
         self.errors: list[RequestError] = []
         self.mc_max_tokens = _opt_int(options, "mc_max_tokens", self.mc_answer_tokens_default)
+        self._count_lock = threading.Lock()
+
+    def stats(self) -> dict[str, int]:
+        """Request counters for a report: what was asked, retried, lost, unparseable."""
+        with self._count_lock:
+            return {
+                "requests": self.requests,
+                "retries": self.retries,
+                "errors": len(self.errors),
+                "mc_failed": self.failed,
+                "mc_unparsed": self.unparsed,
+            }
 
     def _pool_from_options(self, base_url: str, headers: dict[str, str], secret: str | None) -> HTTPPool:
         o = self.options
@@ -366,12 +488,14 @@ class APIBackend(Backend):
         for q, g in zip(questions, gens, strict=True):
             n = len(q.continuations)
             if g.error is not None:
-                self.failed += 1
+                with self._count_lock:
+                    self.failed += 1
                 out.append(letter_scores(None, n))
                 continue
             chosen = parse_letter(g.text, n)
             if chosen is None:
-                self.unparsed += 1
+                with self._count_lock:
+                    self.unparsed += 1
             out.append(letter_scores(chosen, n))
         return out
 
@@ -379,13 +503,17 @@ class APIBackend(Backend):
         raise NotImplementedError
 
     def _record(self, resp: Response) -> Generation | None:
-        """A failed Generation for a recorded error (None when the response has data)."""
+        """Count the response; a failed Generation for a recorded error (None when it has data)."""
+        with self._count_lock:
+            self.requests += 1
+            self.retries += max(0, resp.attempts - 1)
         if resp.error is None:
             return None
         return self._failed(resp.error, resp.latency_s)
 
     def _failed(self, error: RequestError, latency_s: float | None) -> Generation:
-        self.errors.append(error)
+        with self._count_lock:
+            self.errors.append(error)
         return Generation(
             text="",
             latency_s=latency_s,
@@ -395,5 +523,6 @@ class APIBackend(Backend):
 
     def _bad_shape(self, resp: Response, exc: BaseException) -> Generation:
         """A 200 response without the fields the provider documents: recorded, not retried."""
-        err = RequestError(200, f"unexpected response shape: {type(exc).__name__}: {exc}"[:300], resp.attempts)
+        message = self.pool.redact(f"unexpected response shape: {type(exc).__name__}: {exc}"[:300])
+        err = RequestError(200, message, resp.attempts)
         return self._failed(err, resp.latency_s)

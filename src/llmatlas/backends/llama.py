@@ -57,19 +57,45 @@ class LlamaBackend(Backend):
         if not path.is_file():
             raise InputError("no such GGUF file", path=path, field="model")
         self.path = path
-        n_ctx = int(options.get("n_ctx", 2048))
-        threads = int(options.get("threads", os.cpu_count() or 1))
-        self.llm: Any = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_batch=int(options.get("n_batch", 512)),
-            n_threads=threads,
-            logits_all=True,
-            seed=int(options.get("seed", 0)),
+        self.n_ctx = int(options.get("n_ctx", 2048))
+        self.n_batch = int(options.get("n_batch", 512))
+        self.threads = int(options.get("threads", os.cpu_count() or 1))
+        self.seed = int(options.get("seed", 0))
+        self._llama_cls = Llama
+        # Two lazily made instances over the same mmapped file: scoring needs logits at every
+        # position (logits_all), which makes prompt processing for generation several times slower.
+        self._scorer: Any = None
+        self._generator: Any = None
+        self._chat_formatter: Any = None
+        self.max_len = self.n_ctx
+        with self.path.open("rb") as f:  # fail now on a file that is not GGUF, not mid-run
+            if f.read(4) != b"GGUF":
+                raise InputError("not a GGUF file (no GGUF magic number)", path=self.path, field="model")
+
+    def _make(self, logits_all: bool) -> Any:
+        return self._llama_cls(
+            model_path=str(self.path),
+            n_ctx=self.n_ctx,
+            n_batch=self.n_batch,
+            n_threads=self.threads,
+            logits_all=logits_all,
+            seed=self.seed,
             verbose=False,
         )
-        self.max_len = n_ctx
-        self.threads = threads
+
+    @property
+    def llm(self) -> Any:
+        """The scoring instance (logits at every position)."""
+        if self._scorer is None:
+            self._scorer = self._make(logits_all=True)
+        return self._scorer
+
+    @property
+    def generator(self) -> Any:
+        """The generation instance (logits of the last position only)."""
+        if self._generator is None:
+            self._generator = self._make(logits_all=False)
+        return self._generator
 
     def _model_name(self) -> str:
         if self.target == EMBEDDED_ALIAS:
@@ -172,46 +198,75 @@ class LlamaBackend(Backend):
 
     # ------------------------------------------------------------------ generation
 
+    def chat_prompt(self, request: GenerationRequest) -> str:
+        """The request rendered with the model's own chat template (from the GGUF metadata)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self.generator
+        if self._chat_formatter is None:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ValueError(f"{self.path.name} has no chat template; use chat=false (a completion prompt)")
+
+            def token_text(token_id: int) -> str:
+                return str(llm._model.token_get_text(token_id)) if token_id >= 0 else ""
+
+            self._chat_formatter = Jinja2ChatFormatter(
+                template=template, eos_token=token_text(llm.token_eos()), bos_token=token_text(llm.token_bos())
+            )
+        return str(self._chat_formatter(messages=request.messages()).prompt)
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Streamed completions: time to first token is measured, token counts come from the tokenizer."""
         out = []
         for r in requests:
-            start = time.perf_counter()
             try:
-                if r.chat:
-                    resp = self.llm.create_chat_completion(
-                        messages=r.messages(),
-                        max_tokens=r.max_tokens,
-                        temperature=r.temperature,
-                        stop=list(r.stop) or None,
-                        seed=r.seed,
-                    )
-                    text = resp["choices"][0]["message"]["content"] or ""
-                else:
-                    resp = self.llm.create_completion(
-                        r.flat_prompt(),
-                        max_tokens=r.max_tokens,
-                        temperature=r.temperature,
-                        stop=list(r.stop) or None,
-                        seed=r.seed,
-                    )
-                    text = resp["choices"][0]["text"]
-                usage = resp.get("usage", {})
-                out.append(
-                    Generation(
-                        text=text,
-                        input_tokens=usage.get("prompt_tokens"),
-                        output_tokens=usage.get("completion_tokens"),
-                        latency_s=time.perf_counter() - start,
-                    )
-                )
+                out.append(self._generate_one(r))
             except Exception as exc:  # recorded, not raised: one bad prompt must not end a run
                 out.append(Generation(text="", error=f"{type(exc).__name__}: {exc}"))
         return out
 
+    def _generate_one(self, r: GenerationRequest) -> Generation:
+        llm = self.generator
+        prompt = self.chat_prompt(r) if r.chat else r.flat_prompt()
+        n_in = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        start = time.perf_counter()
+        ttft: float | None = None
+        pieces: list[str] = []
+        finish = None
+        stream = llm.create_completion(
+            prompt,
+            max_tokens=r.max_tokens,
+            temperature=r.temperature,
+            stop=list(r.stop) or None,
+            seed=r.seed if r.seed is not None else self.seed,
+            stream=True,
+        )
+        for chunk in stream:
+            choice = chunk["choices"][0]
+            if choice.get("text"):
+                if ttft is None:
+                    ttft = time.perf_counter() - start
+                pieces.append(choice["text"])
+            finish = choice.get("finish_reason") or finish
+        latency = time.perf_counter() - start
+        text = "".join(pieces)
+        n_out = len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
+        return Generation(
+            text=text,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            latency_s=latency,
+            ttft_s=ttft,
+            extra={"finish_reason": finish, "token_counts": "tokenizer"},
+        )
+
     def close(self) -> None:
-        llm, self.llm = self.llm, None
-        if llm is not None:
-            llm.close()
+        for attr in ("_scorer", "_generator"):
+            llm = getattr(self, attr)
+            setattr(self, attr, None)
+            if llm is not None:
+                llm.close()
 
 
 def _version() -> str:

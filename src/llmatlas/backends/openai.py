@@ -5,12 +5,23 @@
 * ``base_url`` (default ``$OPENAI_BASE_URL`` or https://api.openai.com/v1); the key comes from
   ``$OPENAI_API_KEY`` or the variable named by ``api_key_env`` and is sent as a Bearer token.
 * ``logprobs``: ``prompt`` scores multiple choice with real log-probs through the legacy
-  ``/completions`` endpoint (``echo: true, logprobs: 1, max_tokens: 0``, as vLLM serves it);
-  ``auto`` sends one such request first (at the first ``info()`` or ``loglikelihood()``) and uses
-  log-probs when the answer carries them; otherwise (the default) multiple choice is answered by
-  generating a letter (``mc_method = "generation"``, see :mod:`llmatlas.backends.http`).
+  ``/completions`` endpoint (``echo: true, logprobs: 1, max_tokens: 1`` as lm-evaluation-harness
+  sends it; the one generated token is ignored. Not ``max_tokens: 0``: llama.cpp's servers read 0
+  as "no limit" and would generate up to the context size for every choice);
+  ``auto`` probes once (at the first ``info()`` or ``loglikelihood()``): it generates one greedy
+  token, echoes it after its prompt and uses log-probs only when the echo carries them *and* they
+  agree with the generation (llama-cpp-python's server echoes log-probs shifted by one position
+  for models without a BOS token; ``probe`` says what was found and why). Otherwise (the default)
+  multiple choice is answered by generating a letter (``mc_method = "generation"``, see
+  :mod:`llmatlas.backends.http`). ``prompt`` trusts the server without that check.
 * ``stream=1``: generation streams (``stream: true`` with ``stream_options.include_usage``) and
-  records the time to the first token in ``Generation.ttft_s``.
+  records the time to the first token in ``Generation.ttft_s``. A stream must end with
+  ``data: [DONE]`` after a ``finish_reason``; one cut short is retried, then recorded as an error.
+  llama-cpp-python's server ends a running stream early (``[DONE]`` without a finish reason)
+  whenever another request arrives, so stream to it with ``concurrency=1`` (or start it with
+  ``--interrupt_requests false``). Servers that ignore ``include_usage`` (llama-cpp-python)
+  leave the token counts of streamed generations unknown (None, never 0).
+* ``seed`` of a request is sent as ``seed`` (OpenAI, vLLM and llama.cpp honour it).
 * ``concurrency``, ``max_attempts``, ``timeout``, ``backoff_base``, ``backoff_max``, ``mc_max_tokens``.
 
 Echo scoring and its tokenization caveat: the server tokenizes ``context + continuation`` as one
@@ -34,7 +45,6 @@ import os
 import threading
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from llmatlas.backends.base import (
     BackendInfo,
@@ -45,11 +55,12 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
-from llmatlas.backends.http import APIBackend, Response, api_key_from_env
+from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
 from llmatlas.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-PROBE_PROMPT = "The capital of France is Paris."
+PROBE_PROMPT = "The capital of France is"
+PROBE_TOLERANCE = 0.1  # nats between a token's log-prob when generated and when echoed
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
@@ -75,6 +86,41 @@ def _delta_text(event: dict[str, Any]) -> str:
 
 def _has_text(event: dict[str, Any]) -> bool:
     return bool(_delta_text(event))
+
+
+def _stream_error(event: dict[str, Any]) -> tuple[str, bool] | None:
+    """An error sent inside a stream (``data: {"error": {...}}``): message, and whether to retry
+    (yes unless its code is a client error other than 408/429)."""
+    err = event.get("error")
+    if err is None:
+        return None
+    if not isinstance(err, dict):
+        return str(err)[:300], True
+    code = str(err.get("code", ""))
+    status = int(code) if code.isdigit() else None
+    retryable = status is None or not 400 <= status < 500 or status in (408, 429)
+    return str(err.get("message") or err.get("type") or "error")[:300], retryable
+
+
+def _stream_problem(events: list[dict[str, Any]]) -> str | None:
+    """A stream closed with ``[DONE]`` but without any ``finish_reason`` was cut short: llama-cpp-python's
+    server does exactly that to a running stream when another request arrives (``interrupt_requests``)."""
+    for e in events:
+        for c in e.get("choices") or []:
+            if isinstance(c, dict) and c.get("finish_reason"):
+                return None
+    return f"stream ended without a finish_reason after {len(events)} event(s) (interrupted by the server?)"
+
+
+STREAM = SSEFormat(first_token=_has_text, error_of=_stream_error, problem=_stream_problem)
+
+
+def _first_logprob(choice: dict[str, Any]) -> float | None:
+    """The log-prob of a completion's first generated token, when the server gave it."""
+    lp = choice.get("logprobs")
+    values = lp.get("token_logprobs") if isinstance(lp, dict) else None
+    first = values[0] if isinstance(values, list) and values else None
+    return float(first) if isinstance(first, int | float) else None
 
 
 def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int], list[dict[str, float] | None]]:
@@ -110,6 +156,7 @@ class OpenAIBackend(APIBackend):
         if key:
             headers["authorization"] = f"Bearer {key}"
         self.pool = self._pool_from_options(self.base_url, headers, key)
+        self.base_url = self.pool.base_url  # without any user:password@ part
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r})"
@@ -117,7 +164,7 @@ class OpenAIBackend(APIBackend):
     def info(self) -> BackendInfo:
         self._resolve_method()
         details: dict[str, Any] = {
-            "host": urlsplit(self.base_url).netloc,
+            "host": public_host(self.base_url),
             "method": self.mc_method,
             "concurrency": self.pool.concurrency,
         }
@@ -131,15 +178,15 @@ class OpenAIBackend(APIBackend):
         body: dict[str, Any] = {"model": self.model, "max_tokens": r.max_tokens, "temperature": r.temperature}
         if r.stop:
             body["stop"] = list(r.stop)
+        if r.seed is not None:
+            body["seed"] = r.seed
         if self.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         if r.chat:
-            messages = [{"role": "system", "content": r.system}] if r.system else []
-            messages.append({"role": "user", "content": r.prompt})
-            body["messages"] = messages
+            body["messages"] = r.messages()
             return "chat/completions", body
-        body["prompt"] = r.prompt if r.system is None else f"{r.system}\n\n{r.prompt}"
+        body["prompt"] = r.flat_prompt()
         return "completions", body
 
     def _generation(self, resp: Response, chat: bool) -> Generation:
@@ -185,8 +232,7 @@ class OpenAIBackend(APIBackend):
                 paths_bodies[0][0],
                 [b for _, b in paths_bodies],
                 progress,
-                stream=self.stream,
-                first_token=_has_text,
+                stream=STREAM if self.stream else None,
             )
             for i, resp in zip(idx, resps, strict=True):
                 out[i] = self._generation(resp, chat)
@@ -195,28 +241,58 @@ class OpenAIBackend(APIBackend):
     # --- multiple choice --------------------------------------------------------------------
 
     def _echo_body(self, prompt: str) -> dict[str, Any]:
-        return {"model": self.model, "prompt": prompt, "echo": True, "logprobs": 1, "max_tokens": 0, "temperature": 0.0}
+        return {"model": self.model, "prompt": prompt, "echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0.0}
 
     def _resolve_method(self) -> None:
-        """With ``logprobs=auto``, ask the server once whether it echoes prompt log-probs."""
+        """With ``logprobs=auto``, ask the server once whether it echoes prompt log-probs, and use
+        them only if they pass the cross-check of :meth:`_probe`."""
         with self._probe_lock:
             if not self._probe_pending:
                 return
             self._probe_pending = False
-            resp = self.pool.post_json("completions", self._echo_body(PROBE_PROMPT))
-            if resp.error is not None:
-                self.probe = f"no prompt log-probs ({resp.error})"
-            else:
-                try:
-                    token_lps, _, _ = _echo_logprobs(resp.data or {})
-                    if not any(isinstance(v, int | float) for v in token_lps):
-                        raise ValueError("no numeric log-probs")
-                except (KeyError, IndexError, TypeError, ValueError) as exc:
-                    self.probe = f"no prompt log-probs (response without them: {type(exc).__name__})"
-                else:
-                    self.probe = "prompt log-probs available"
-                    self.prompt_logprobs = True
+            self.probe = self._probe()
+            self.prompt_logprobs = self.probe.startswith("prompt log-probs available")
             self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
+
+    def _probe(self) -> str:
+        """Generate the greedy next token of PROBE_PROMPT, then echo prompt + token: a server whose
+        echoed log-probs are right gives that token the log-prob it had when generated, or at least
+        makes it the top token. llama-cpp-python's server (0.3) fails this for models without a
+        BOS token: it scores every echoed token with the next position's distribution."""
+        gen_body = {"model": self.model, "prompt": PROBE_PROMPT, "max_tokens": 1, "temperature": 0.0, "logprobs": 1}
+        gen = self.pool.post_json("completions", gen_body)
+        if gen.error is not None:
+            return f"no prompt log-probs (completions endpoint: {gen.error})"
+        try:
+            choice = (gen.data or {})["choices"][0]
+            nxt = str(choice["text"])
+        except (KeyError, IndexError, TypeError) as exc:
+            return f"no prompt log-probs (completions response without choices[0].text: {type(exc).__name__})"
+        gen_lp = _first_logprob(choice)
+        resp = self.pool.post_json("completions", self._echo_body(PROBE_PROMPT + nxt))
+        if resp.error is not None:
+            return f"no prompt log-probs ({resp.error})"
+        try:
+            token_lps, offsets, tops = _echo_logprobs(resp.data or {})
+            if not any(isinstance(v, int | float) for v in token_lps):
+                raise ValueError("no numeric log-probs")
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            return f"no prompt log-probs (response without them: {type(exc).__name__})"
+        start, end = len(PROBE_PROMPT), len(PROBE_PROMPT) + len(nxt)
+        span = [i for i, off in enumerate(offsets) if start <= off < end]
+        if len(span) != 1 or token_lps[span[0]] is None:
+            return f"prompt log-probs available (not cross-checked: {nxt!r} is not one echoed token)"
+        lp = float(token_lps[span[0]] or 0.0)
+        top = tops[span[0]] if span[0] < len(tops) else None
+        is_top = bool(top) and lp >= max(float(v) for v in (top or {}).values()) - 1e-3
+        agrees = gen_lp is not None and abs(lp - gen_lp) <= PROBE_TOLERANCE
+        if is_top or agrees:
+            return "prompt log-probs available (cross-checked against generation)"
+        generated = "unknown" if gen_lp is None else f"{gen_lp:.3f}"
+        return (
+            f"no prompt log-probs (echoed log-probs disagree with generation: {nxt!r} scores {lp:.3f} echoed, "
+            f"{generated} generated, and is not the echoed top token; off by one position?)"
+        )
 
     def _echo_score(self, context: str, continuation: str, resp: Response) -> ContinuationScore:
         failed = self._record(resp)

@@ -566,8 +566,9 @@ def eval_cmd(
     data_dir: Annotated[Path | None, typer.Option(help="Folder of benchmark JSONL files.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write <task>.json and <task>_samples.jsonl here.")] = None,
     chunk: Annotated[
-        int, typer.Option(min=1, help="Items scored and journaled per step (the run is sorted by length first).")
-    ] = 64,
+        int | None,
+        typer.Option(min=1, help="Items scored and journaled per step (default: the backend's; 256 for hf on CPU)."),
+    ] = None,
     samples: Annotated[
         int | None, typer.Option(min=1, help="Generations per item (HumanEval pass@k); default 1.")
     ] = None,
@@ -764,6 +765,33 @@ def compare(
         f"(paired bootstrap, {cmp.resamples:,} resamples, p≈{cmp.p_value:.3f}): {verdict}"
     )
     console.print(f"  items where A wins: {cmp.wins_a}, B wins: {cmp.wins_b}")
+
+
+@app.command("judge-pairwise")
+@handle_errors
+def judge_pairwise(
+    run_a: Annotated[str, typer.Argument(help="An MT-Bench run id (prefix) from `llmatlas results`.")],
+    run_b: Annotated[str, typer.Argument(help="The MT-Bench run to compare against RUN_A.")],
+    judge: Annotated[str, typer.Option(help="Judge model spec, e.g. openai:gpt-4o or llama:judge.gguf.")],
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the win-rate CI.")] = 2000,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pairwise judgement of two MT-Bench runs, each turn judged in both orders to cancel position bias."""
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.tasks.mt_bench import compare_runs_pairwise, pairwise_cli_summary
+
+    judge_backend = load_backend(judge)
+    jr = _journal(journal)
+    try:
+        result = compare_runs_pairwise(jr, run_a, run_b, judge_backend, resamples=resamples)
+    finally:
+        judge_backend.close()
+        jr.close()
+    if json_out:
+        print_json(result.model_dump(mode="json"))
+        return
+    console.print(pairwise_cli_summary(result), highlight=False, markup=False)
 
 
 # --------------------------------------------------------------------------- quickstart

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
 
@@ -42,7 +42,12 @@ class SampleRecord(BaseModel):
     Multiple-choice samples fill choices/logprobs/prediction/gold; generation samples fill
     ``outputs`` (one per sample drawn and per turn), ``target`` and ``details`` (extracted answers,
     test verdicts, judge ratings).
+
+    Infinite log-probs (a choice an API model did not pick by letter, a failed request) are written
+    as the strings "-Infinity"/"NaN" so the JSON stays standard and reads back as floats.
     """
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")
 
     doc_id: str
     prompt: str
@@ -87,6 +92,8 @@ class Performance(BaseModel):
 
 class RunResult(BaseModel):
     """What ``llmatlas eval --json`` prints per task, and what ``results``/``compare`` read."""
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")
 
     schema_version: int = SCHEMA_VERSION
     run_id: str

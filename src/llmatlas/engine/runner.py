@@ -30,7 +30,7 @@ from llmatlas.tasks.registry import get_task
 class EvalConfig:
     limit: int | None = None
     num_fewshot: int | None = None
-    chunk: int = 64
+    chunk: int | None = None  # items per step; None = the backend's preferred_chunk
     data_dir: str | None = None
     samples: int | None = None  # generation: samples per item (pass@k)
     temperature: float | None = None
@@ -68,9 +68,17 @@ def _record(task: LocalOrHubTask, doc: Doc, context: str, scores: list[Any]) -> 
     )
 
 
+def _failed_requests(backend: Backend) -> int:
+    """Requests an API backend gave up on (their questions score -inf and count as wrong): shown, not hidden."""
+    stats = getattr(backend, "stats", None)
+    if not callable(stats):
+        return 0
+    return int(stats().get("errors", 0))
+
+
 def _size(question: MCQuestion) -> int:
-    """Characters a backend scores for a question: the context and its longest continuation."""
-    return len(question.context) + max((len(c) for c in question.continuations), default=0)
+    """Characters a backend scores for a question: the context and every continuation (a packed row)."""
+    return len(question.context) + sum(len(c) for c in question.continuations)
 
 
 def summarize(
@@ -134,8 +142,9 @@ def run_task(
         transient=False,
     ) as bar:
         ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
-        for k in range(0, len(todo), config.chunk):
-            chunk = todo[k : k + config.chunk]
+        step = config.chunk or backend.preferred_chunk
+        for k in range(0, len(todo), step):
+            chunk = todo[k : k + step]
             questions = [questions_all[i] for i, _ in chunk]
             scores = backend.loglikelihood(questions, progress=lambda n: bar.advance(ptask, n))
             scored = [
@@ -167,6 +176,7 @@ def run_task(
         data={"kind": loaded.source.kind, "location": loaded.source.location, "sha256": loaded.source.sha256},
         created=dt.datetime.now(dt.UTC),
         complete=len(records) == len(docs),
+        errors=_failed_requests(backend),
     )
     journal.finish(result)
     return result

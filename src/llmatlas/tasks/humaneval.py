@@ -44,9 +44,15 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
+def _drop_language_line(block: str) -> str:
+    """Small models sometimes put the language on its own line ("```\npython\n…"): not code."""
+    first, sep, rest = block.partition("\n")
+    return rest if sep and first.strip().lower() in ("python", "py", "python3") else block
+
+
 def extract_code(reply: str) -> str:
     """The code of a chat reply: the fenced block that looks most like the answer, else the reply."""
-    blocks: list[str] = [str(b) for b in FENCE.findall(reply)]
+    blocks: list[str] = [_drop_language_line(str(b)) for b in FENCE.findall(reply)]
     if not blocks:
         return reply
     with_def = [b for b in blocks if "def " in b]
