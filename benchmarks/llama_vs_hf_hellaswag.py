@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,14 +22,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-DATA = Path("/work/shared/data")
+DATA = HERE.parent.parent / "shared" / "data"
+sys.path.insert(0, str(HERE))
 
-
-def model_dir() -> Path:
-    out = subprocess.run(
-        [sys.executable, str(HERE / "convert_smollm2_to_hf.py")], capture_output=True, text=True, check=True
-    )
-    return Path(out.stdout.strip().splitlines()[-1])
+from convert_smollm2_to_hf import DEFAULT_OUT, convert  # noqa: E402
 
 
 def loadavg() -> list[float]:
@@ -124,7 +119,7 @@ def main() -> None:
     import transformers
 
     torch.set_num_threads(args.threads)
-    folder = model_dir()
+    folder = convert(DEFAULT_OUT)
     work = args.work or Path(tempfile.mkdtemp(prefix="llama-vs-hf-"))
     rows = (DATA / "hellaswag_val.jsonl").read_text().splitlines()[: args.limit]
     (work / "data").mkdir(parents=True, exist_ok=True)
@@ -153,7 +148,7 @@ def main() -> None:
         norm_agree += norm_pred(la, a[k].choices) == norm_pred(lb, b[k].choices)
     ntok_same = sum(a[k].n_tokens == b[k].n_tokens for k in common)
     summary: dict[str, Any] = {
-        "task": "hellaswag (first N of /work/shared/data/hellaswag_val.jsonl, lm-eval preprocessing, 0-shot)",
+        "task": "hellaswag (first N of ../shared/data/hellaswag_val.jsonl, lm-eval preprocessing, 0-shot)",
         "questions": args.limit,
         "threads": args.threads,
         "cpu_cores": os.cpu_count(),

@@ -38,7 +38,11 @@ def main() -> None:
     from llmatlas.engine.runner import EvalConfig, run_task
 
     work = Path(tempfile.mkdtemp(prefix="prof-hf-"))
-    rows = (Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_easy_test.jsonl").read_text().splitlines()[: args.limit]
+    rows = (
+        (Path(__file__).resolve().parents[2] / "shared" / "data" / "arc_easy_test.jsonl")
+        .read_text()
+        .splitlines()[: args.limit]
+    )
     (work / "arc_easy_test.jsonl").write_text("\n".join(rows) + "\n")
     backend = load_backend(f"hf:{folder}?threads={args.threads}&batch_tokens={args.batch_tokens}")
     prof = cProfile.Profile()

@@ -184,7 +184,8 @@ def summarize(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], args: ar
         "lm_eval": {"acc": b["acc"], "acc_norm": b["acc_norm"], "items_per_s": theirs_rate},
         "ratio": ours_rate / theirs_rate,
         "ratio_per_round": [
-            (r["n"] / r["scoring_seconds"]) / (t["n"] / t["scoring_seconds"]) for r, t in zip(ours, theirs, strict=False)
+            (r["n"] / r["scoring_seconds"]) / (t["n"] / t["scoring_seconds"])
+            for r, t in zip(ours, theirs, strict=False)
         ],
         "ratio_wall": sum(t["wall_seconds"] for t in theirs) / sum(r["wall_seconds"] for r in ours),
         "acc_diff_points": 100 * (a["acc"] - b["acc"]),

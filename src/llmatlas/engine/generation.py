@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from llmatlas.engine.runner import EvalConfig
 
 
+LOCAL_BACKENDS = frozenset({"llama", "hf", "mock"})
+
+
 def step_size(backend: Backend) -> int:
     """Items per journaled step: what the backend can run concurrently."""
     pool = getattr(backend, "pool", None)
@@ -38,9 +41,12 @@ def step_size(backend: Backend) -> int:
 class Pricer:
     """Prices outputs with the catalog model matching the run's model, or says why it cannot."""
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, backend: str | None = None, explicit: bool = False) -> None:
         self.model: Model | None = None
         self.note: str | None = None
+        if backend in LOCAL_BACKENDS and not explicit:
+            self.note = f"local model ({backend} backend): no per-token price; self-hosting cost: `llmatlas breakeven`"
+            return
         if not name:
             self.note = "no catalog model given (--catalog-id)"
             return
@@ -164,7 +170,7 @@ def run_generation(
     resumed = journal.start(run_id, info.model, task.name, ident)
     done = journal.done_ids(run_id)
     todo = [i for i, d in enumerate(docs) if d.id not in done]
-    pricer = Pricer(config.catalog_id or info.model)
+    pricer = Pricer(config.catalog_id or info.model, info.backend, explicit=config.catalog_id is not None)
     step = step_size(backend)
     start = time.perf_counter()
     with Progress(
@@ -213,7 +219,7 @@ def run_generation(
         config={
             "limit": config.limit,
             "num_fewshot": task.num_fewshot,
-            "fewshot_source": loaded.fewshot_note or ("train split" if task.num_fewshot else None),
+            "fewshot_source": loaded.fewshot_note or ("few-shot split" if task.num_fewshot else None),
             "samples": task.samples,
             "temperature": task.temperature,
             "max_tokens": task.max_tokens,

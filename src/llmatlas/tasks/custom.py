@@ -14,7 +14,6 @@ import csv
 import difflib
 import hashlib
 import inspect
-import json
 import random
 import typing
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from llmatlas.backends.base import Backend, Generation
 from llmatlas.catalog.loader import parse_yaml
 from llmatlas.errors import InputError
 from llmatlas.tasks.base import Doc
-from llmatlas.tasks.datasets import DataSource
+from llmatlas.tasks.datasets import DataSource, read_jsonl
 from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored
 from llmatlas.tasks.multiple_choice import Loaded, LocalOrHubTask
 from llmatlas.tasks.scorers import (
@@ -181,19 +180,7 @@ def _read_text(p: Path) -> str:
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, Row]]:
-    rows = []
-    with path.open(encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno) from None
-            if not isinstance(obj, dict):
-                raise InputError("each line must be a JSON object", path=path, line=lineno)
-            rows.append((lineno, obj))
-    return rows
+    return list(read_jsonl(path))
 
 
 def _read_csv(path: Path, delimiter: str) -> list[tuple[int, Row]]:

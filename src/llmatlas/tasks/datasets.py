@@ -66,14 +66,14 @@ def sha256_file(path: Path) -> str:
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) pairs; a line that is not a JSON object is an InputError."""
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:  # a BOM from a spreadsheet export is not an error
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", path=path, line=lineno) from None
+                raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno) from None
             if not isinstance(obj, dict):
                 raise InputError("each line must be a JSON object", path=path, line=lineno)
             yield lineno, obj

@@ -135,7 +135,7 @@ class Gsm8kCotTask(Gsm8kTask):
             GenDoc(id=f"cot-{i}", turns=(f"Q: {ex['question']}\nA:",), target=ex["target"])
             for i, ex in enumerate(cot_exemplars())
         ]
-        return shots[: self.num_fewshot], None
+        return shots[: self.num_fewshot], "the 8 fixed chain-of-thought exemplars of Wei et al. (2022), first_n"
 
     def draw_fewshot(self, doc: GenDoc, pool: Any, rnd: Any) -> list[GenDoc]:
         return list(pool)[: self.num_fewshot]  # first_n: the same exemplars for every question
