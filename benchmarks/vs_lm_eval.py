@@ -39,26 +39,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from convert_smollm2_to_hf import DEFAULT_OUT, convert  # noqa: E402
+from gpu_check import LM_EVAL_TASK  # noqa: E402  (lm-eval's arc_easy pointed at a local JSONL file)
 
-# lm-eval 0.4.13's arc_easy (tasks/arc/arc_easy.yaml) pointed at a local JSONL file
-TASK_YAML = """task: arc_easy_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {path}
-test_split: test
-output_type: multiple_choice
-doc_to_text: "Question: {{{{question}}}}\\nAnswer:"
-doc_to_choice: "{{{{choices.text}}}}"
-doc_to_target: "{{{{choices.label.index(answerKey)}}}}"
-metric_list:
-  - metric: acc
-    aggregation: mean
-    higher_is_better: true
-  - metric: acc_norm
-    aggregation: mean
-    higher_is_better: true
-"""
 BAR = re.compile(r"Running loglikelihood requests: 100%\|[^|]*\|\s*(\d+)/(\d+) \[([\d:]+)<")
 
 
@@ -217,7 +199,7 @@ def main() -> None:
     rows = (args.data / "arc_easy_test.jsonl").read_text().splitlines()[: args.limit]
     data_file = work / "data" / "arc_easy_test.jsonl"
     data_file.write_text("\n".join(rows) + "\n")
-    (work / "task" / "arc_easy_local.yaml").write_text(TASK_YAML.format(path=data_file))
+    (work / "task" / "arc_easy_local.yaml").write_text(LM_EVAL_TASK.format(path=data_file))
     print(f"work dir: {work}", file=sys.stderr, flush=True)
 
     ours: list[dict[str, Any]] = []

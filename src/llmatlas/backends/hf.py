@@ -21,7 +21,8 @@ both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), 
 (context window for left truncation; default from the config as lm-eval does), ``add_bos_token``
 (unset: the tokenizer's default special tokens; true/false forces them on or off — lm-eval
 0.4.0-0.4.8 used false for causal models), ``trust_remote_code``, ``seed`` (sampling), ``threads``
-(torch CPU threads, process-wide).
+(torch CPU threads, process-wide), ``fused_norm`` (true by default: plain RMSNorm layers of a float32
+model run through ``F.rms_norm``).
 """
 
 from __future__ import annotations

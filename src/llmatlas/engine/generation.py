@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from llmatlas.backends.base import Backend, Generation
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.results import Distribution, Metric, Output, Performance, RunResult, SampleRecord, Timing
+from llmatlas.engine.runner import progress_bar
 from llmatlas.engine.stats import mean_stderr
 from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.tasks.generation import GenDoc, GenerationTask, Scored
@@ -141,7 +141,7 @@ def run_generation(
         if setter is None:
             task.samples = config.samples
         else:
-            setter(config.samples, config.temperature)
+            setter(config.samples)
     if config.temperature is not None:
         task.temperature = config.temperature
     if config.max_tokens is not None:
@@ -173,17 +173,8 @@ def run_generation(
     pricer = Pricer(config.catalog_id or info.model, info.backend, explicit=config.catalog_id is not None)
     step = step_size(backend)
     start = time.perf_counter()
-    with Progress(
-        TextColumn(f"[bold]{task.name}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}", style="cyan"),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=console is None,
-    ) as bar:
-        ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo), rate="… items/s")
+    with progress_bar(task.name, console) as bar:
+        ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
         for k in range(0, len(todo), step):
             idx = todo[k : k + step]
             batch_docs = [docs[i] for i in idx]
@@ -197,8 +188,7 @@ def run_generation(
                     for i, d, p, g, s in zip(idx, batch_docs, batch_prompts, gens, scored, strict=True)
                 ],
             )
-            elapsed = time.perf_counter() - start
-            bar.update(ptask, advance=len(idx), rate=f"{(k + len(idx)) / elapsed:.2f} items/s")
+            bar.advance(ptask, len(idx))
             if on_chunk:
                 on_chunk(k + len(idx))
     seconds = time.perf_counter() - start
@@ -255,15 +245,3 @@ def _groups(task: GenerationTask, records: Sequence[SampleRecord]) -> dict[str, 
     for g in sorted({r.group for r in records if r.group}):
         groups[g] = _metrics(task, [r for r in records if r.group == g])
     return groups
-
-
-def describe(result: RunResult) -> dict[str, Any]:
-    """A short summary line's worth of the performance block (for tables)."""
-    perf = result.performance
-    if perf is None:
-        return {}
-    return {
-        "latency_p50": perf.latency_s.p50 if perf.latency_s else None,
-        "latency_p95": perf.latency_s.p95 if perf.latency_s else None,
-        "cost_usd": perf.cost_usd,
-    }

@@ -52,6 +52,21 @@ class ItemsPerSecond(TextColumn):
         return Text(f"{speed:.1f} items/s" if speed else "… items/s", style="cyan")
 
 
+def progress_bar(name: str, console: Console | None) -> Progress:
+    """The run's bar: items done of total, items/s and ETA; silent without a console (--json)."""
+    return Progress(
+        TextColumn(f"[bold]{name}[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ItemsPerSecond(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=console is None,
+        transient=False,
+    )
+
+
 def _record(task: LocalOrHubTask, doc: Doc, context: str, scores: list[Any]) -> SampleRecord:
     metrics = task.score(doc, scores)
     return SampleRecord(
@@ -129,18 +144,7 @@ def run_task(
     # similar length, so a backend's batches carry little padding (the journal keeps the doc order).
     todo.sort(key=lambda item: -_size(questions_all[item[0]]))
     start = time.perf_counter()
-    show = console is not None
-    with Progress(
-        TextColumn(f"[bold]{task.name}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        ItemsPerSecond(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show,
-        transient=False,
-    ) as bar:
+    with progress_bar(task.name, console) as bar:
         ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
         step = config.chunk or backend.preferred_chunk
         for k in range(0, len(todo), step):
