@@ -36,11 +36,31 @@ def test_models_table_and_filters() -> None:
     assert "mixtral-8x7b" in out and "gpt-4o" not in out
 
 
-def test_models_stale() -> None:
-    code, out, _ = invoke("models", "--stale", "30", "--json", "--where", "id == 'mistral-7b'")
+OLD_PRICE = """
+developer: {id: acme, name: Acme}
+models:
+  - id: acme-1
+    name: Acme 1
+    family: acme
+    release: {date: "2024-01-01", source: "https://acme.example/news", as_of: 2024-01-01}
+    architecture: {layers: 2, source: "https://acme.example/config.json", as_of: 2024-01-01}
+    access: {modes: [api], source: "https://acme.example/api", as_of: 2024-01-01}
+    pricing:
+      - {input_per_m: 1.0, output_per_m: 2.0, source: "https://acme.example/pricing", as_of: 2024-01-01}
+"""
+
+
+def test_models_stale(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_text(OLD_PRICE, encoding="utf-8")
+    args = ("--catalog", str(tmp_path), "models", "--stale", "30", "--where", "id == 'acme-1'")
+    code, out, _ = invoke(*args, "--json")
     assert code == 0
     facts = json.loads(out)
-    assert facts and all(f["model"] == "mistral-7b" and f["age_days"] > 30 for f in facts)
+    assert facts and all(f["model"] == "acme-1" and f["age_days"] > 30 for f in facts)
+    # a price and API access can change; a published config cannot
+    assert {f["fact"] for f in facts} == {"pricing.0", "access"}
+    code, out, _ = invoke(*args)
+    assert code == 0 and "no lifecycle fact" in out and "acme-1" in out
 
 
 def test_show_lists_every_fact_with_source() -> None:
@@ -63,6 +83,8 @@ def test_cost_json_shape_and_unpriced() -> None:
         "500",
         "--requests",
         "1000",
+        "--on",
+        "2024-06-01",
         "--json",
     )
     assert code == 0, out
@@ -71,6 +93,20 @@ def test_cost_json_shape_and_unpriced() -> None:
         assert {"model", "input_cost_usd", "output_cost_usd", "total_usd"} <= set(r)
     assert rows["mistral-7b"]["total_usd"] == pytest.approx(1000 * 1500 * 0.25 / 1e6)
     assert rows["llama-2-7b"]["total_usd"] is None and rows["llama-2-7b"]["reason"]
+
+
+def test_cost_refuses_a_retired_api_today_but_keeps_its_history() -> None:
+    args = ("cost", "claude-2", "--input-tokens", "1000", "--output-tokens", "100", "--json")
+    code, out, _ = invoke(*args)
+    assert code == 0, out
+    (today,) = json.loads(out)
+    assert today["total_usd"] is None and today["reason"].startswith("retired 2025-07-21")
+    assert "replaced by claude-" in today["reason"]
+    code, out, _ = invoke(*args, "--on", "2024-06-01")
+    (then,) = json.loads(out)
+    assert then["total_usd"] == pytest.approx((1000 * 8 + 100 * 24) / 1e6)
+    code, out, _ = invoke("cost", "claude-2", "--input-tokens", "1000", "--output-tokens", "100")
+    assert code == 0 and "retired" in out
 
 
 def test_fit_json_shape() -> None:

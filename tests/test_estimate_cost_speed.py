@@ -164,3 +164,40 @@ def test_hardware_lookup_suggests() -> None:
     assert get_hardware("4090").id == "rtx-4090"
     with pytest.raises(InputError, match="h100"):
         get_hardware("h10")
+
+
+def test_long_context_tier_applies_above_its_threshold() -> None:
+    # Gemini 2.5 Pro style: $1.25/$10 up to 200K prompt tokens, $2.50/$15 above.
+    m = priced(
+        Price(source=SRC, input_per_m=1.25, output_per_m=10.0, effective_from=dt.date(2025, 6, 17)),
+        Price(source=SRC, input_per_m=2.5, output_per_m=15.0, prompt_tokens_above=200_000, tier=">200K",
+              effective_from=dt.date(2025, 6, 17)),
+    )  # fmt: skip
+    short = workload_cost(m, 200_000, 1_000, on=dt.date(2025, 7, 1))
+    long = workload_cost(m, 200_001, 1_000, on=dt.date(2025, 7, 1))
+    assert short.total_usd == pytest.approx(200_000 * 1.25 / 1e6 + 1_000 * 10 / 1e6)
+    assert long.total_usd == pytest.approx(200_001 * 2.5 / 1e6 + 1_000 * 15 / 1e6)
+    assert long.tier == ">200K" and any("long-context" in n for n in long.notes)
+    assert m.current_price(dt.date(2025, 7, 1)).input_per_m == 1.25  # no prompt size: the base price
+
+
+def test_cache_write_and_read_and_batch_prices() -> None:
+    # Claude Sonnet 4 style: $3 in, $15 out, cache write $3.75, cache read $0.30, batch $1.50/$7.50.
+    m = priced(
+        Price(source=SRC, input_per_m=3, output_per_m=15, cached_input_per_m=0.3, cache_write_per_m=3.75,
+              batch_input_per_m=1.5, batch_output_per_m=7.5),
+    )  # fmt: skip
+    est = workload_cost(m, 10_000, 1_000, requests=100, cached_input_tokens=6_000, cache_write_tokens=2_000)
+    # 100 × (2,000 × 3 + 6,000 × 0.30 + 2,000 × 3.75) / 1e6 = 1.53 ; 100 × 1,000 × 15 / 1e6 = 1.5
+    assert est.input_cost_usd == pytest.approx(1.53)
+    assert est.output_cost_usd == pytest.approx(1.5)
+    batch = workload_cost(m, 10_000, 1_000, requests=100, batch_api=True)
+    assert batch.total_usd == pytest.approx(100 * (10_000 * 1.5 + 1_000 * 7.5) / 1e6)
+    with pytest.raises(ValueError):
+        workload_cost(m, 1_000, 0, cached_input_tokens=600, cache_write_tokens=600)
+
+
+def test_batch_api_without_batch_price_is_unpriced_not_standard() -> None:
+    m = priced(Price(source=SRC, input_per_m=3, output_per_m=15))
+    est = workload_cost(m, 1_000, 100, batch_api=True)
+    assert est.total_usd is None and est.reason is not None and "batch" in est.reason

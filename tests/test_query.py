@@ -68,13 +68,31 @@ def test_sort_puts_undisclosed_last(cat: Catalog) -> None:
         sort_rows(rows, "sizee")
 
 
-def test_stale_facts(cat: Catalog) -> None:
+def test_stale_facts() -> None:
     import datetime as dt
 
-    facts = stale_facts([cat.get("mixtral-8x7b")], 30, today=dt.date(2024, 2, 1))
-    assert any(f["fact"] == "architecture" for f in facts)  # config read 2023-12-11
-    assert all(f["age_days"] > 30 for f in facts)
-    assert stale_facts([cat.get("mixtral-8x7b")], 100000) == []
+    from llmatlas.catalog.schema import AccessInfo, Architecture, Model, Price
+
+    old, new = dt.date(2024, 3, 1), dt.date(2024, 5, 20)
+    m = Model(
+        id="m",
+        name="M",
+        family="m",
+        architecture=Architecture(source="https://x/config.json", as_of=dt.date(2023, 12, 11), layers=2),
+        access=AccessInfo(source="https://x/api", as_of=old, modes=["api", "open_weights"]),
+        pricing=[
+            Price(source="https://x/p", as_of=old, input_per_m=1, effective_to=dt.date(2024, 4, 1)),
+            Price(source="https://x/p", as_of=new, input_per_m=2, effective_from=dt.date(2024, 4, 1)),
+        ],
+    )
+    # Only facts that can change go stale (issue 12): the price in force and API access; the
+    # config read 2023-12-11 is as true as when it was published, and a closed price is history.
+    facts = stale_facts([m], 30, today=dt.date(2024, 6, 1))
+    assert {f["fact"] for f in facts} == {"access"}
+    facts = stale_facts([m], 10, today=dt.date(2024, 6, 1))
+    assert {f["fact"] for f in facts} == {"access", "pricing.1"}
+    assert all(f["age_days"] > 10 for f in facts)
+    assert stale_facts([m], 100000) == []
 
 
 @settings(max_examples=200, deadline=None)

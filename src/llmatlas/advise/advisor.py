@@ -26,6 +26,7 @@ from llmatlas.advise.schema import (
 )
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.lifecycle import SOON_DAYS, lifecycle_on
 from llmatlas.catalog.schema import Model
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH
 
@@ -122,7 +123,9 @@ def _options(
     drafts: list[_Draft] = []
     why: list[str] = []
     mode = req.hosting.mode
-    if filters.has_api(model) and mode != "self-host" and not req.on_premises:
+    if filters.has_api(model) and not filters.api_usable(model, req) and mode != "self-host":
+        why.append(f"API: {lifecycle_on(model, req.on).text()}")
+    if filters.api_usable(model, req) and mode != "self-host" and not req.on_premises:
         cost = deploy.api_cost(model, req, catalog, book)
         latency, tps = _api_latency(model, req, speeds, book)
         drafts.append(_Draft(model, "api", "API", cost, tps, latency))
@@ -205,8 +208,27 @@ def _languages_fact(model: Model, req: Requirements, book: SourceBook) -> Fact:
     return Fact(value=value, text=text, evidence="reported", sources=src)
 
 
+def _lifecycle_warning(d: _Draft, req: Requirements) -> None:
+    """An API whose shutdown is announced within a year, or whose lifecycle is undisclosed."""
+    if d.deployment != "api":
+        return
+    state = lifecycle_on(d.model, req.on)
+    if state.shutdown_soon(SOON_DAYS):
+        repl = f"; replacement {state.replacement}" if state.replacement else ""
+        d.warnings.append(
+            f"API shutdown announced for {state.shutdown} ({state.days_left()} days after {req.on}){repl}"
+        )
+    elif state.status == "deprecated":
+        d.warnings.append(f"API deprecated ({state.text()})")
+    elif state.status is None:
+        d.warnings.append("API lifecycle undisclosed in the catalog (no deprecation page entry found)")
+    elif state.status == "preview":
+        d.warnings.append("API in preview: may change or be withdrawn without the usual notice")
+
+
 def _warnings(d: _Draft, req: Requirements) -> None:
     m = d.model
+    _lifecycle_warning(d, req)
     lic = m.license
     if lic is not None and lic.commercial_use == "conditional":
         d.warnings.append(f"license {lic.name}: commercial use only if {lic.condition}")
@@ -299,7 +321,9 @@ def _assumptions(req: Requirements) -> list[str]:
     w = req.workload
     return [
         f"Monthly volume: {w.requests_per_day:,.0f} requests/day × 365/12 = {w.requests_per_month:,.0f} requests.",
-        "API cost: the price in force today from the catalog (USD; CNY converted at the catalog's sourced rate).",
+        f"Decision date {req.on}: models released by then, APIs not retired by then (lifecycle from the "
+        "developers' deprecation pages), the price in force that day for the workload's prompt size "
+        "(USD; CNY converted at the catalog's sourced rate); shutdowns within a year are warned about.",
         f"Self-hosting: batches small enough that each reply streams at ≥ "
         f"{deploy.min_tokens_per_s(req):g} tok/s; {deploy.SERVING_EFFICIENCY:.0%} of the roofline bounds "
         "(decode: memory bandwidth; prefill: "

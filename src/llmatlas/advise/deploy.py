@@ -75,9 +75,10 @@ def _one_request(model: Model, req: Requirements, catalog: Catalog) -> tuple[Pri
     """One request of the workload at the price in force (a month's volume is not a whole number,
     so monthly costs scale this)."""
     w = req.workload
-    price = model.current_price()
-    rate = catalog.usd_per(price.currency) if price else None
-    return price, workload_cost(model, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, rate=rate)
+    price = model.current_price(req.on, prompt_tokens=w.input_tokens)
+    rate = catalog.usd_per(price.currency, req.on) if price else None
+    est = workload_cost(model, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, req.on, rate)
+    return price, est
 
 
 def api_cost(model: Model, req: Requirements, catalog: Catalog, book: SourceBook) -> Fact:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from llmatlas.advise.requirements import Requirements
 from llmatlas.advise.schema import Exclusion
 from llmatlas.advise.sources import SourceBook
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.schema import Model
 
 LANGUAGE_SYNONYMS = {
@@ -40,6 +41,28 @@ def scope(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None
         return exclusion(model, "scope", "excluded by the requirements file ('exclude')", [book.requirements(None)])
     if req.models is not None and model.id not in req.models and not set(model.aliases) & set(req.models):
         return exclusion(model, "scope", "not in the requirements file's 'models' list", [book.requirements(None)])
+    return None
+
+
+def api_usable(model: Model, req: Requirements) -> bool:
+    """The developer's API answers on the decision date (not retired, already released)."""
+    return has_api(model) and lifecycle_on(model, req.on).usable
+
+
+def lifecycle(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None:
+    """Not released by the decision date, or only reachable through an API retired by then.
+
+    Released weights never retire: an open-weight model whose hosted API was shut down stays a
+    self-hosting candidate (its API deployment is dropped in the advisor instead).
+    """
+    state = lifecycle_on(model, req.on)
+    if state.status == "unreleased":
+        when = model.release.date if model.release else "later"
+        src = [book.catalog_fact(model, model.release)] if model.release else []
+        return exclusion(model, "lifecycle", f"released {when}, after the decision date {req.on}", src)
+    if state.retired and not open_weights(model):
+        src = [book.catalog_fact(model, model.lifecycle)] if model.lifecycle else []
+        return exclusion(model, "lifecycle", f"{state.text()} (API no longer answers on {req.on})", src)
     return None
 
 
@@ -91,6 +114,11 @@ def hosting(model: Model, req: Requirements, book: SourceBook) -> Exclusion | No
     src = [book.catalog_fact(model, model.access)] if model.access else []
     if mode == "api" and not has_api(model):
         return exclusion(model, "hosting", "no API offered; the requirements ask for an API", src)
+    if mode == "api" and not api_usable(model, req):
+        lc = [book.catalog_fact(model, model.lifecycle)] if model.lifecycle else src
+        return exclusion(
+            model, "lifecycle", f"API {lifecycle_on(model, req.on).text()}; the requirements ask for an API", lc
+        )
     if mode == "self-host" and not open_weights(model):
         return exclusion(model, "hosting", "weights not released: cannot be self-hosted", src)
     if mode == "either" and not has_api(model) and not open_weights(model):
@@ -155,6 +183,7 @@ def languages(model: Model, req: Requirements, book: SourceBook) -> Exclusion | 
 
 FILTERS: tuple[tuple[str, Filter], ...] = (
     ("scope", scope),
+    ("lifecycle", lifecycle),
     ("kind", kind),
     ("license", license_),
     ("on_premises", on_premises),

@@ -18,11 +18,11 @@ from llmatlas.catalog.schema import BenchmarkScore, Model
 
 # Which benchmarks evidence each task category (most standard first).
 TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
-    "reasoning": ("arc_challenge", "hellaswag", "winogrande", "gsm8k"),
-    "knowledge": ("mmlu", "truthfulqa"),
-    "math": ("gsm8k", "math"),
-    "coding": ("humaneval",),
-    "chat": ("mt_bench",),
+    "reasoning": ("gpqa_diamond", "arc_challenge", "hellaswag", "winogrande", "gsm8k"),
+    "knowledge": ("mmlu_pro", "mmlu", "truthfulqa"),
+    "math": ("aime_2025", "aime_2024", "math_500", "gsm8k", "math"),
+    "coding": ("swe_bench_verified", "livecodebench", "humaneval"),
+    "chat": ("chatbot_arena", "mt_bench", "ifeval"),
     "chinese": ("cmmlu", "ceval"),
     "medical": ("medqa",),
     "classification": ("glue",),
@@ -60,12 +60,20 @@ MIN_SCORES_FOR_FLOOR = 3  # catalog models with a score before their lowest can 
 _CTX_LOW, _CTX_HIGH = 4096, 200_000
 
 
+# LMArena ratings (Elo scale) map onto 0–100 linearly: 1000 → 0, 1500 → 100 (clamped).
+ARENA_ZERO, ARENA_FULL = 1000.0, 1500.0
+
+
 def _scaled(benchmark: str, value: float) -> float:
-    return value * 10 if benchmark == "mt_bench" else value
+    if benchmark == "mt_bench":
+        return value * 10
+    if benchmark == "chatbot_arena":
+        return 100 * min(1.0, max(0.0, (value - ARENA_ZERO) / (ARENA_FULL - ARENA_ZERO)))
+    return value
 
 
 def _shown(b: BenchmarkScore) -> str:
-    scale = "/10" if b.benchmark == "mt_bench" else ""
+    scale = {"mt_bench": "/10", "chatbot_arena": " Elo"}.get(b.benchmark, "")
     parts = [f"{b.shots}-shot" if b.shots is not None else None, b.method]
     parts.append(f"reported by {b.reported_by}" if b.reported_by else None)
     how = ", ".join(x for x in parts if x)

@@ -9,6 +9,7 @@ context and latency.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -163,6 +164,15 @@ class Requirements(_Strict):
     models: list[str] | None = Field(None, description="Consider only these catalog ids.")
     exclude: list[str] = Field(default_factory=list, description="Never consider these catalog ids.")
     shortlist: int = Field(5, ge=1, le=50)
+    as_of: dt.date | None = Field(
+        None,
+        description="Decide as on this date: prices, lifecycle and releases as they stood (default: today).",
+    )
+
+    @property
+    def on(self) -> dt.date:
+        """The decision date: ``as_of`` or today."""
+        return self.as_of or dt.date.today()
 
     @model_validator(mode="after")
     def _consistent(self) -> Requirements:

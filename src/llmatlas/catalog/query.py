@@ -15,16 +15,18 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import Any, get_args
 
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.schema import Benchmark, Model
+from llmatlas.catalog.schema import Benchmark, Model, Price, Sourced
 from llmatlas.errors import InputError
 
 BENCHMARK_FIELDS: tuple[str, ...] = get_args(Benchmark)
 
 
-def row(m: Model) -> dict[str, Any]:
-    """The flat view of a model used by ``models`` tables, filters and sorting."""
-    price = m.current_price()
+def row(m: Model, on: dt.date | None = None) -> dict[str, Any]:
+    """The flat view of a model used by ``models`` tables, filters and sorting (as on ``on``)."""
+    price = m.current_price(on)
+    state = lifecycle_on(m, on)
     arch = m.architecture
     access = m.access.modes if m.access else []
     r: dict[str, Any] = {
@@ -50,6 +52,12 @@ def row(m: Model) -> dict[str, Any]:
         "input_price": price.input_per_m if price else None,
         "output_price": price.output_per_m if price else None,
         "cached_input_price": price.cached_input_per_m if price else None,
+        "status": state.status,  # None = undisclosed
+        "retired": state.retired,  # the developer's API is shut down
+        # still usable: an API that answers, or released weights (which never retire)
+        "available": state.usable or ("open_weights" in access),
+        "shutdown": state.shutdown.isoformat() if state.shutdown else None,
+        "replacement": state.replacement,
         "release": m.release.date if m.release else None,
         "knowledge_cutoff": m.knowledge_cutoff.date if m.knowledge_cutoff else None,
         "languages": m.languages.names if m.languages else [],
@@ -156,22 +164,48 @@ def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
     return known + unknown
 
 
-def select(models: Iterable[Model], where: str | None = None, sort: str | None = None) -> list[dict[str, Any]]:
-    rows = [row(m) for m in models]
+def select(
+    models: Iterable[Model],
+    where: str | None = None,
+    sort: str | None = None,
+    *,
+    on: dt.date | None = None,
+    include_retired: bool = True,
+) -> list[dict[str, Any]]:
+    """Rows of the models matching ``where``, sorted; as on ``on``, retired ones only if asked."""
+    rows = [row(m, on) for m in models]
+    rows = [r for r in rows if r["status"] != "unreleased"]
+    if not include_retired:
+        rows = [r for r in rows if r["available"]]
     if where:
         pred = compile_where(where)
         rows = [r for r in rows if pred(r)]
     return sort_rows(rows, sort) if sort else rows
 
 
+# Facts that change after publication and so go stale: the prices in force, the API's lifecycle,
+# what access is offered and whether fine-tuning is. A paper's architecture, a release date, a
+# benchmark score or a released checkpoint's license were true when published and stay true.
+MUTABLE_BLOCKS = ("pricing", "lifecycle", "access", "fine_tuning")
+
+
+def _mutable(m: Model, name: str, block: Sourced) -> bool:
+    base = name.split(".")[0]
+    if base not in MUTABLE_BLOCKS:
+        return False
+    if isinstance(block, Price) and block.effective_to is not None:
+        return False  # a closed price entry is history, not a claim about today
+    return base != "access" or "api" in (m.access.modes if m.access else [])
+
+
 def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Every sourced block whose ``as_of`` is more than ``days`` old."""
+    """Facts that can change (prices, lifecycle, API access, fine-tuning) not re-checked in ``days``."""
     now = today or dt.date.today()
     limit = now - dt.timedelta(days=days)
-    out = []
+    out: list[dict[str, Any]] = []
     for m in models:
         for name, block in iter_blocks(m):
-            if block.as_of and block.as_of < limit:
+            if block.as_of and block.as_of < limit and _mutable(m, name, block):
                 out.append(
                     {
                         "model": m.id,
@@ -182,3 +216,8 @@ def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None
                     }
                 )
     return out
+
+
+def lifecycle_unchecked(models: Iterable[Model]) -> list[str]:
+    """API models with no lifecycle block: whether they still answer was never checked."""
+    return [m.id for m in models if m.lifecycle is None and m.access is not None and "api" in m.access.modes]

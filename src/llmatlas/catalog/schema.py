@@ -34,7 +34,21 @@ Benchmark = Literal[
     "math",
     "medqa",  # MedQA (USMLE), 4-option unless the score's note/metric says otherwise
     "glue",  # GLUE average score
+    # Benchmarks of the 2024-2026 models (see docs/advisor.md for the task category of each).
+    "mmlu_pro",  # MMLU-Pro (10 options)
+    "gpqa_diamond",  # GPQA Diamond subset
+    "livecodebench",  # LiveCodeBench; the note names the problem window (e.g. 2024-08..2025-01)
+    "swe_bench_verified",  # SWE-bench Verified, % resolved
+    "aime_2024",
+    "aime_2025",
+    "math_500",
+    "ifeval",  # IFEval; metric says which accuracy (prompt strict, instruction loose, ...)
+    "chatbot_arena",  # LMArena (Chatbot Arena) text rating, Elo scale; as_of is the leaderboard date
 ]
+
+# Scores are percentages, except these scales.
+BENCHMARK_UPPER: dict[str, float] = {"mt_bench": 10.0, "chatbot_arena": 3000.0}
+LifecycleStatus = Literal["active", "preview", "deprecated", "retired"]
 
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
@@ -47,12 +61,17 @@ class _Strict(BaseModel):
 
 
 class Reference(_Strict):
-    """A document that facts cite; declared once per developer file and referred to by id."""
+    """A document that facts cite; declared once per developer file and referred to by id.
+
+    ``secondary`` marks a third-party copy or quotation (not the developer's own page, paper, model
+    card or config): the facts citing it are shown as such.
+    """
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str
     url: str | None = None
     as_of: dt.date
+    secondary: bool = False
 
 
 class Sourced(_Strict):
@@ -92,8 +111,15 @@ class Architecture(Sourced):
     # Every Nth layer attends globally, the others use the sliding window (Gemma 3: 6).
     # None with a sliding_window set means every layer is windowed (Mistral 7B v0.1).
     sliding_window_pattern: PosInt | None = None
-    experts: PosInt | None = None
-    active_experts: PosInt | None = None
+    experts: PosInt | None = None  # routed experts per MoE layer
+    active_experts: PosInt | None = None  # routed experts chosen per token
+    shared_experts: Annotated[int, Field(ge=0)] | None = None  # always-on experts (DeepSeek, Qwen2-MoE, Llama 4)
+    moe_intermediate_size: PosInt | None = None  # FFN width of one expert
+    dense_layers: Annotated[int, Field(ge=0)] | None = None  # leading dense layers of an MoE (first_k_dense_replace)
+    # Multi-head latent attention (DeepSeek-V2/V3, Kimi K2): the cache holds one compressed latent of
+    # kv_lora_rank elements plus a shared RoPE key of qk_rope_head_dim elements per token and layer.
+    kv_lora_rank: PosInt | None = None
+    qk_rope_head_dim: PosInt | None = None
     position_encoding: Literal["rope", "alibi", "learned", "relative", "none"] | None = None
     norm: str | None = None
     activation: str | None = None
@@ -106,6 +132,11 @@ class Architecture(Sourced):
         if self.active_experts and self.experts and self.active_experts > self.experts:
             raise ValueError("active_experts cannot exceed experts")
         return self
+
+    @property
+    def mla(self) -> bool:
+        """Multi-head latent attention: the KV cache is the compressed latent, not K and V per head."""
+        return self.kv_lora_rank is not None
 
     @property
     def resolved_head_dim(self) -> int | None:
@@ -146,15 +177,24 @@ class AccessInfo(Sourced):
 
 
 class Price(Sourced):
-    """One price entry, per 1M tokens. History is kept: older entries carry ``effective_to``."""
+    """One price entry, per 1M tokens. History is kept: older entries carry ``effective_to``.
+
+    A long-context tier is an entry with ``prompt_tokens_above``: it applies to a request whose
+    prompt is longer than that (Gemini 2.5 Pro above 200K, Claude Sonnet 4 above 200K...). Cache
+    reads, cache writes and the batch API have their own prices where the developer lists them.
+    """
 
     currency: Currency = "USD"
     input_per_m: NonNegFloat | None = None
     output_per_m: NonNegFloat | None = None
-    cached_input_per_m: NonNegFloat | None = None
+    cached_input_per_m: NonNegFloat | None = None  # cache hit / cache read
+    cache_write_per_m: NonNegFloat | None = None  # writing the prompt cache (Anthropic: 5-minute TTL)
+    batch_input_per_m: NonNegFloat | None = None  # asynchronous batch API
+    batch_output_per_m: NonNegFloat | None = None
+    prompt_tokens_above: Annotated[int, Field(ge=0)] | None = None
     effective_from: dt.date | None = None
     effective_to: dt.date | None = None
-    tier: str | None = None  # e.g. "<=128K context"
+    tier: str | None = None  # a label, e.g. ">200K prompt" or the snapshot the price was for
 
     @model_validator(mode="after")
     def _dates(self) -> Price:
@@ -199,19 +239,48 @@ class BenchmarkScore(Sourced):
 
     @model_validator(mode="after")
     def _range(self) -> BenchmarkScore:
-        upper = 10.0 if self.benchmark == "mt_bench" else 100.0
+        upper = BENCHMARK_UPPER.get(self.benchmark, 100.0)
         if not 0.0 <= self.value <= upper:
             raise ValueError(f"{self.benchmark} score must be within 0..{upper:g}")
         return self
 
 
 class Quantization(Sourced):
-    """A published quantized build (GGUF, GPTQ, AWQ...) and its measured bits per weight."""
+    """A published build (GGUF, GPTQ, AWQ, the developer's native FP8/MXFP4 checkpoint...).
 
-    name: str  # "Q4_K_M", "int4-awq", ...
+    ``parts`` splits the weights by storage type, in billions of parameters, when the build mixes
+    types (gpt-oss: MoE experts in MXFP4, the rest in BF16); the memory estimator then sums the parts.
+    """
+
+    name: str  # "Q4_K_M", "int4-awq", "mxfp4", ...
     bits_per_weight: NonNegFloat | None = None
     file_bytes: int | None = Field(default=None, ge=0)
     url: str | None = None
+    native: bool = False  # the format the developer released the weights in
+    parts: dict[str, NonNegFloat] = Field(default_factory=dict)  # storage type -> billions of parameters
+
+
+class Lifecycle(Sourced):
+    """Whether the developer's hosted API for the model answers, and until when.
+
+    Released weights never retire (they stay runnable); for an open-weight model this block is
+    about the developer's own API endpoint. ``status`` is as of ``as_of``; ``announced`` is when
+    the deprecation was announced and ``shutdown`` when the API stops (or stopped) answering.
+    A missing block or ``status: null`` is undisclosed, never assumed active.
+    """
+
+    status: LifecycleStatus | None = None
+    announced: dt.date | None = None
+    shutdown: dt.date | None = None
+    replacement: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+
+    @model_validator(mode="after")
+    def _dates(self) -> Lifecycle:
+        if self.announced and self.shutdown and self.shutdown < self.announced:
+            raise ValueError("shutdown is before announced")
+        if self.status == "active" and self.shutdown is not None:
+            raise ValueError("an active model with a shutdown date is 'deprecated'")
+        return self
 
 
 class Model(_Strict):
@@ -237,21 +306,34 @@ class Model(_Strict):
     fine_tuning: FineTuning | None = None
     benchmarks: list[BenchmarkScore] = Field(default_factory=list)
     quantizations: list[Quantization] = Field(default_factory=list)
+    lifecycle: Lifecycle | None = None
     aliases: list[str] = Field(default_factory=list)
     origin: str | None = None  # file the entry was read from (set by the loader)
 
-    def current_price(self, on: dt.date | None = None) -> Price | None:
-        """The price in force on ``on`` (today by default); the latest entry with no end date."""
+    def current_price(self, on: dt.date | None = None, prompt_tokens: int | None = None) -> Price | None:
+        """The price in force on ``on`` (today by default) for a prompt of ``prompt_tokens``.
+
+        Of the entries in force, a long-context tier (``prompt_tokens_above``) applies only to a
+        longer prompt; the highest tier that applies wins, then the latest entry.
+        """
         when = on or dt.date.today()
         live = [
             p
             for p in self.pricing
             if (p.effective_from is None or p.effective_from <= when)
             and (p.effective_to is None or p.effective_to > when)
+            and (p.prompt_tokens_above is None or (prompt_tokens is not None and prompt_tokens > p.prompt_tokens_above))
         ]
         if not live:
             return None
-        return max(live, key=lambda p: p.effective_from or dt.date.min)
+        return max(live, key=lambda p: (p.prompt_tokens_above or -1, p.effective_from or dt.date.min))
+
+    def released_on(self) -> dt.date | None:
+        """The release date (a month-only date counts from the month's first day)."""
+        if not self.release or not self.release.date:
+            return None
+        parts = [int(x) for x in self.release.date.split("-")] + [1, 1]
+        return dt.date(parts[0], parts[1], parts[2])
 
     @property
     def total_params_b(self) -> float | None:

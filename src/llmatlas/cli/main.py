@@ -17,8 +17,9 @@ from rich.table import Table
 
 from llmatlas import __version__
 from llmatlas.catalog.catalog import Catalog, load_catalog
+from llmatlas.catalog.lifecycle import LifecycleOn, lifecycle_on
 from llmatlas.catalog.loader import iter_blocks, load_text
-from llmatlas.catalog.query import select, stale_facts
+from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
 from llmatlas.catalog.schema import UNDISCLOSED
 from llmatlas.cli.render import (
     UNKNOWN,
@@ -107,13 +108,23 @@ def models(
         typer.Option(help="Filter, e.g. \"open_weights and commercial == 'yes' and params_b <= 14\"."),
     ] = None,
     sort: Annotated[str | None, typer.Option(help="Sort field; prefix '-' for descending (e.g. -mmlu).")] = None,
-    stale: Annotated[int | None, typer.Option(help="List facts older than DAYS instead.", metavar="DAYS")] = None,
+    stale: Annotated[
+        int | None,
+        typer.Option(
+            help="List facts that can change (prices, lifecycle, access) not checked in DAYS.", metavar="DAYS"
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Show at most N rows.")] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="Include models whose API is retired.")] = False,
+    on: Annotated[
+        str | None, typer.Option(help="The catalog as on this date (YYYY-MM-DD): releases, status, prices.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The catalog as a table: size, context, license, access, price and MMLU, with filters."""
+    """The catalog as a table: status, size, context, license, access, price and MMLU, with filters."""
     cat = catalog()
-    chosen = [r["id"] for r in select(cat, where, sort)]
+    when = _date(on)
+    chosen = [r["id"] for r in select(cat, where, sort, on=when, include_retired=all_models)]
     if limit is not None:
         chosen = chosen[:limit]
     if stale is not None:
@@ -133,12 +144,20 @@ def models(
                 cat.source_url(cat.get(f["model"]), f["source"]),
             )
         console.print(t)
+        unchecked = lifecycle_unchecked(cat.get(i) for i in chosen)
+        if unchecked:
+            console.print(
+                f"[yellow]API models with no lifecycle fact ({len(unchecked)}):[/yellow] {', '.join(unchecked)}"
+            )
         return
     if json_out:
-        print_json([model_json(cat, cat.get(i)) for i in chosen])
+        print_json([model_json(cat, cat.get(i), when) for i in chosen])
         return
-    t = Table(title=f"llmatlas catalog: {len(chosen)} of {len(cat)} models", show_lines=False)
+    hidden = "" if all_models else " (retired APIs hidden: --all shows them)"
+    title = f"llmatlas catalog{f' on {when}' if when else ''}: {len(chosen)} of {len(cat)} models{hidden}"
+    t = Table(title=title, show_lines=False)
     t.add_column("id", style="bold", no_wrap=True)
+    t.add_column("status", no_wrap=True)
     t.add_column("params", justify="right", no_wrap=True)
     t.add_column("ctx", justify="right", no_wrap=True)
     t.add_column("license", max_width=16, no_wrap=True, overflow="ellipsis")
@@ -149,7 +168,8 @@ def models(
     short = {"open_weights": "open", "api": "api", "chat_product": "chat"}
     for i in chosen:
         m = cat.get(i)
-        p = m.current_price()
+        state = lifecycle_on(m, when)
+        p = m.current_price(when) if state.usable else None
         price = f"{money(p.input_per_m, p.currency)}/{money(p.output_per_m, p.currency)}" if p else "—"
         lic = m.license
         size = params(m.total_params_b)
@@ -158,6 +178,7 @@ def models(
         mmlu = m.benchmark("mmlu")
         t.add_row(
             m.id,
+            _status_cell(state, bool(m.access and m.access.modes == ["open_weights"])),
             size,
             context(m.context_tokens),
             UNKNOWN if lic is None else lic.name,
@@ -170,9 +191,26 @@ def models(
         )
     console.print(t)
     console.print(
-        "[dim]params: total/active (MoE). 'undisclosed' = not published by the developer; "
+        "[dim]status: of the developer's API; 'weights' = open weights only (they never retire); "
+        "'?' = lifecycle undisclosed. "
+        "params: total/active (MoE). 'undisclosed' = not published by the developer; "
         "'—' = not applicable or not reported. `llmatlas show ID` gives every source.[/dim]"
     )
+
+
+_STATUS_STYLE = {"active": "green", "preview": "cyan", "deprecated": "yellow", "retired": "red"}
+
+
+def _status_cell(state: LifecycleOn, weights_only: bool) -> str:
+    """'active', 'deprecated → 2026-06-01', 'retired 2025-07-21', 'weights' or '?' when undisclosed."""
+    if state.status is None:
+        return "[dim]weights[/dim]" if weights_only else "[dim]?[/dim]"
+    text: str = state.status
+    if state.status == "retired" and state.shutdown:
+        text += f" {state.shutdown}"
+    elif state.shutdown:
+        text += f" → {state.shutdown}"
+    return f"[{_STATUS_STYLE.get(state.status, 'white')}]{text}[/]"
 
 
 def _fmt(v: Any) -> str:
@@ -232,21 +270,43 @@ def cost(
     input_tokens: Annotated[int, typer.Option(min=0, help="Input tokens per request.")],
     output_tokens: Annotated[int, typer.Option(min=0, help="Output tokens per request.")],
     requests: Annotated[int, typer.Option(min=0, help="Number of requests.")] = 1,
-    cached_input_tokens: Annotated[int, typer.Option(min=0, help="Of the input, tokens served from cache.")] = 0,
-    on: Annotated[str | None, typer.Option(help="Price in force on this date (YYYY-MM-DD); default today.")] = None,
+    cached_input_tokens: Annotated[int, typer.Option(min=0, help="Of the input, tokens read from the cache.")] = 0,
+    cache_write_tokens: Annotated[
+        int, typer.Option(min=0, help="Of the input, tokens written to the prompt cache.")
+    ] = 0,
+    batch_api: Annotated[bool, typer.Option("--batch", help="Price at the batch API's rates.")] = False,
+    on: Annotated[
+        str | None,
+        typer.Option(help="Price in force on this date (YYYY-MM-DD), e.g. a retired model's; default today."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """API cost of a workload per model, in USD (and CNY where the developer prices in CNY)."""
+    """API cost of a workload per model, in USD (and CNY where the developer prices in CNY).
+
+    Long-context tiers apply by prompt size; a retired API has no price today (give --on for history).
+    """
     cat = catalog()
     when = _date(on)
-    if cached_input_tokens > input_tokens:
-        raise InputError("--cached-input-tokens cannot exceed --input-tokens", field="cached_input_tokens")
+    if cached_input_tokens + cache_write_tokens > input_tokens:
+        raise InputError(
+            "--cached-input-tokens plus --cache-write-tokens cannot exceed --input-tokens", field="cached_input_tokens"
+        )
     rows = []
     for mid in model_ids:
         m = cat.get(mid)
-        p = m.current_price(when)
+        p = m.current_price(when, prompt_tokens=input_tokens)
         rate = cat.usd_per(p.currency, when) if p else None
-        est = workload_cost(m, input_tokens, output_tokens, requests, cached_input_tokens, when, rate)
+        est = workload_cost(
+            m,
+            input_tokens,
+            output_tokens,
+            requests,
+            cached_input_tokens,
+            when,
+            rate,
+            cache_write_tokens=cache_write_tokens,
+            batch_api=batch_api,
+        )
         if est.price_source:
             est.price_source = cat.source_url(m, est.price_source)
         rows.append(est)
@@ -259,7 +319,12 @@ def cost(
     for r in rows:
         native = money(r.total, r.currency) if r.currency and r.currency != "USD" else ""
         if r.total_usd is None:  # unpriced: "no price", never a silent $0 nor a fake "undisclosed" cost
-            t.add_row(r.model, "—", "—", "[yellow]no price[/yellow]", native, "—", str(r.price_as_of or ""))
+            label = (
+                "[red]retired[/red]"
+                if r.lifecycle and r.lifecycle.startswith("retired")
+                else "[yellow]no price[/yellow]"
+            )
+            t.add_row(r.model, "—", "—", label, native, "—", str(r.price_as_of or ""))
             continue
         t.add_row(
             r.model,
@@ -823,6 +888,10 @@ def recommend(
     no_measured: Annotated[
         bool, typer.Option("--no-measured", help="Ignore earlier runs in the results store.")
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Replay the decision as on DATE (YYYY-MM-DD): prices, lifecycle, releases then."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Turn a requirements file into a ranked, explained shortlist, with reports."""
@@ -832,6 +901,7 @@ def recommend(
     rec = run_recommend(
         requirements,
         catalog(),
+        as_of=_date(as_of),
         use_store=not no_measured,
         evaluate=evaluate,
         eval_models=eval_model,

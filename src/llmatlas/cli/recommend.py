@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from rich.console import Console
@@ -39,10 +40,16 @@ def run_recommend(
     eval_limit: int | None = 100,
     data_dir: str | None = None,
     console: Console | None = None,
+    as_of: dt.date | None = None,
 ) -> Recommendation:
-    """Rank the catalog for a requirements file; with ``evaluate``, measure the shortlist first."""
+    """Rank the catalog for a requirements file; with ``evaluate``, measure the shortlist first.
+
+    ``as_of`` replays the decision on a past date (it overrides the file's own ``as_of``).
+    """
     path = resolve_requirements(path)
     req = load_requirements(path)
+    if as_of is not None:
+        req = req.model_copy(update={"as_of": as_of})
     mapping = parse_mapping(eval_models or [], cat)
     results = stored_results() if use_store else []
     measured = best_measurements(results, cat)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.schema import UNDISCLOSED, Model
 
 console = Console(emoji=False)
@@ -70,9 +71,12 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=_default, indent=2, ensure_ascii=False) + "\n")
 
 
-def model_json(cat: Catalog, m: Model) -> dict[str, Any]:
-    """A model with every block's source expanded to its URL and title."""
-    return cat.dump(m, titles=True)
+def model_json(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, Any]:
+    """A model with every block's source expanded to its URL and title, and its status on ``on``."""
+    out = cat.dump(m, titles=True)
+    state = lifecycle_on(m, on)
+    out["status"] = {**state.model_dump(mode="json"), "text": state.text()}
+    return out
 
 
 def performance_line(result: Any) -> str:

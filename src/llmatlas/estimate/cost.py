@@ -1,7 +1,9 @@
-"""API cost of a workload: requests × (input, cached input, output tokens) × the price in force.
+"""API cost of a workload: requests × (input, cached input, cache writes, output tokens) × the price in force.
 
-An unpriced model gets ``None`` totals and a reason: it is *not* free. CNY prices are shown in
-CNY and converted to USD with a sourced, dated exchange rate from the catalog.
+The price is the one in force on the date for the request's prompt size (a long-context tier
+applies above its threshold), at batch-API rates when asked and the developer lists them. An
+unpriced model gets ``None`` totals and a reason: it is *not* free. CNY prices are shown in CNY and
+converted to USD with a sourced, dated exchange rate from the catalog.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.schema import ExchangeRate, Model, Price
 
 
@@ -21,6 +24,10 @@ class CostEstimate(BaseModel):
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int = 0
+    batch_api: bool = False
+    tier: str | None = None  # the price entry's label, e.g. ">200K prompt"
+    lifecycle: str | None = None  # the API's state on the date when it is not plainly usable
     currency: str | None = None
     input_cost: float | None = None
     output_cost: float | None = None
@@ -43,15 +50,12 @@ def blended_price(price: Price) -> float | None:
     return (3 * price.input_per_m + price.output_per_m) / 4
 
 
-def _unpriced(model: Model, requests: int, inp: int, out: int, cached: int, reason: str) -> CostEstimate:
-    return CostEstimate(
-        model=model.id,
-        requests=requests,
-        input_tokens=inp,
-        output_tokens=out,
-        cached_input_tokens=cached,
-        reason=reason,
-    )
+def _rate(value: float | None, fallback: float | None, what: str, notes: list[str]) -> float | None:
+    """A special rate (cache read/write, batch) or, with a note, the plain one it replaces."""
+    if value is not None:
+        return value
+    notes.append(f"no {what} price known: billed at the standard price")
+    return fallback
 
 
 def workload_cost(
@@ -62,13 +66,37 @@ def workload_cost(
     cached_input_tokens: int = 0,
     on: dt.date | None = None,
     rate: ExchangeRate | None = None,
+    *,
+    cache_write_tokens: int = 0,
+    batch_api: bool = False,
 ) -> CostEstimate:
-    """Cost of ``requests`` requests, each with these token counts (cached tokens are part of input)."""
-    if min(input_tokens, output_tokens, requests, cached_input_tokens) < 0:
+    """Cost of ``requests`` requests, each with these token counts.
+
+    ``cached_input_tokens`` (read from the prompt cache) and ``cache_write_tokens`` (written to
+    it) are parts of ``input_tokens``; the prompt size that picks a long-context tier is the
+    whole input.
+    """
+    if min(input_tokens, output_tokens, requests, cached_input_tokens, cache_write_tokens) < 0:
         raise ValueError("token counts and requests must be >= 0")
-    if cached_input_tokens > input_tokens:
-        raise ValueError("cached input tokens cannot exceed input tokens")
-    price = model.current_price(on)
+    if cached_input_tokens + cache_write_tokens > input_tokens:
+        raise ValueError("cached and cache-write input tokens cannot exceed input tokens")
+    base = CostEstimate(
+        model=model.id,
+        requests=requests,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cached_input_tokens=cached_input_tokens,
+        cache_write_tokens=cache_write_tokens,
+        batch_api=batch_api,
+    )
+    state = lifecycle_on(model, on)
+    if not state.usable:
+        when = "today" if on is None else f"on {on}"
+        hint = " (its price history stays available for a date before the shutdown)" if state.retired else ""
+        return base.model_copy(
+            update={"reason": f"{state.text()}: no API price {when}{hint}", "lifecycle": state.text()}
+        )
+    price = model.current_price(on, prompt_tokens=input_tokens)
     if price is None:
         if model.pricing:
             why = "no price in force on that date"
@@ -76,52 +104,44 @@ def workload_cost(
             why = "API price undisclosed in the catalog"
         else:
             why = "not offered as a priced API (self-host: see `llmatlas fit`)"
-        return _unpriced(model, requests, input_tokens, output_tokens, cached_input_tokens, why)
-    notes: list[str] = []
-    fresh = input_tokens - cached_input_tokens
-    cached_rate = price.cached_input_per_m
-    if cached_input_tokens and cached_rate is None:
-        cached_rate = price.input_per_m
-        notes.append("no cached-input price known: cached tokens billed at the input price")
+        return base.model_copy(update={"reason": why})
     if price.input_per_m is None and input_tokens:
-        return _unpriced(model, requests, input_tokens, output_tokens, cached_input_tokens, "input price undisclosed")
+        return base.model_copy(update={"reason": "input price undisclosed"})
     if price.output_per_m is None and output_tokens:
-        return _unpriced(model, requests, input_tokens, output_tokens, cached_input_tokens, "output price undisclosed")
-    in_cost = requests * (fresh * (price.input_per_m or 0.0) + cached_input_tokens * (cached_rate or 0.0)) / 1e6
-    out_cost = requests * output_tokens * (price.output_per_m or 0.0) / 1e6
+        return base.model_copy(update={"reason": "output price undisclosed"})
+    notes: list[str] = []
+    if state.status == "deprecated":
+        base.lifecycle = state.text()
+        notes.append(f"API {state.text()}")
+    inp, outp = price.input_per_m or 0.0, price.output_per_m or 0.0
+    if batch_api:
+        if price.batch_input_per_m is None and price.batch_output_per_m is None:
+            return base.model_copy(update={"reason": "no batch-API price known for this model"})
+        inp = _rate(price.batch_input_per_m, inp, "batch input", notes) or 0.0
+        outp = _rate(price.batch_output_per_m, outp, "batch output", notes) or 0.0
+    cached_rate = _rate(price.cached_input_per_m, inp, "cached-input", notes) if cached_input_tokens else 0.0
+    write_rate = _rate(price.cache_write_per_m, inp, "cache-write", notes) if cache_write_tokens else 0.0
+    fresh = input_tokens - cached_input_tokens - cache_write_tokens
+    in_cost = (
+        requests
+        * (fresh * inp + cached_input_tokens * (cached_rate or 0.0) + cache_write_tokens * (write_rate or 0.0))
+        / 1e6
+    )
+    out_cost = requests * output_tokens * outp / 1e6
+    base.currency, base.input_cost, base.output_cost, base.total = price.currency, in_cost, out_cost, in_cost + out_cost
+    base.tier, base.notes = price.tier, notes
+    base.price_source, base.price_as_of = price.source, price.as_of
+    if price.prompt_tokens_above is not None:
+        notes.append(f"long-context price: prompt above {price.prompt_tokens_above:,} tokens")
     fx = 1.0
     if price.currency != "USD":
         if rate is None:
-            est = _unpriced(
-                model,
-                requests,
-                input_tokens,
-                output_tokens,
-                cached_input_tokens,
-                f"no {price.currency}→USD rate",
-            )
-            est.currency, est.input_cost, est.output_cost = price.currency, in_cost, out_cost
-            est.total = in_cost + out_cost
-            return est
+            base.reason = f"no {price.currency}→USD rate"
+            return base
         fx = rate.usd_per_unit
+        base.exchange_rate = rate
         notes.append(f"converted from {price.currency} at {rate.usd_per_unit} USD/{price.currency} ({rate.as_of})")
     blended = blended_price(price)
-    return CostEstimate(
-        model=model.id,
-        requests=requests,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cached_input_tokens=cached_input_tokens,
-        currency=price.currency,
-        input_cost=in_cost,
-        output_cost=out_cost,
-        total=in_cost + out_cost,
-        input_cost_usd=in_cost * fx,
-        output_cost_usd=out_cost * fx,
-        total_usd=(in_cost + out_cost) * fx,
-        blended_per_m_usd=blended * fx if blended is not None else None,
-        price_source=price.source,
-        price_as_of=price.as_of,
-        exchange_rate=rate if price.currency != "USD" else None,
-        notes=notes,
-    )
+    base.input_cost_usd, base.output_cost_usd, base.total_usd = in_cost * fx, out_cost * fx, (in_cost + out_cost) * fx
+    base.blended_per_m_usd = blended * fx if blended is not None else None
+    return base

@@ -1,15 +1,20 @@
 """Memory needed to run a model: weights + KV cache + a runtime overhead stated separately.
 
-weights  = parameters × bits per weight / 8 (all experts of a mixture-of-experts stay resident)
+weights  = parameters × bits per weight / 8 (all experts of a mixture-of-experts stay resident);
+           a build that mixes storage types (gpt-oss: experts in MXFP4, the rest in BF16) sums its
+           parts, each at its own bits per weight
 KV cache = 2 (K and V) × layers × kv_heads × head_dim × tokens × batch × bytes per element,
-           where a layer with a sliding window holds at most ``window`` tokens.
+           where a layer with a sliding window holds at most ``window`` tokens; with multi-head
+           latent attention (DeepSeek-V2/V3, Kimi K2) it is layers × (kv_lora_rank +
+           qk_rope_head_dim) × tokens × batch × bytes: one compressed latent and one shared RoPE key
+           per token and layer, whatever the number of heads.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from llmatlas.catalog.schema import Architecture, Model
+from llmatlas.catalog.schema import Architecture, Model, Quantization
 from llmatlas.errors import InputError
 from llmatlas.estimate.quant import bits_per_weight
 
@@ -66,11 +71,29 @@ def kv_cache_bytes(
     return round(2 * layer_tokens * kv_heads * head_dim * batch * bytes_per_element)
 
 
+def mla_cache_bytes(
+    layers: int, kv_lora_rank: int, qk_rope_head_dim: int, tokens: int, batch: int = 1, bytes_per_element: float = 2.0
+) -> int:
+    """Latent cache of multi-head latent attention: layers × (kv_lora_rank + rope dim) × tokens × batch × bytes."""
+    return round(layers * (kv_lora_rank + qk_rope_head_dim) * tokens * batch * bytes_per_element)
+
+
+def mixed_weights_bytes(parts: dict[str, float]) -> int:
+    """Bytes of a build whose weights mix storage types: Σ parameters (billions) × bits / 8 per type."""
+    return sum(weights_bytes(params_b, bits_per_weight(dtype)) for dtype, params_b in parts.items())
+
+
 def _kv_for(arch: Architecture | None, tokens: int, batch: int, elem: float) -> tuple[int | None, str | None]:
     if arch is None:
         return None, "architecture undisclosed: KV cache unknown"
     if arch.type == "encoder":
         return 0, "encoder model: no KV cache is kept between steps"
+    if arch.mla:
+        if not (arch.layers and arch.kv_lora_rank and arch.qk_rope_head_dim):
+            return None, "latent attention: layers/qk_rope_head_dim undisclosed: KV cache unknown"
+        kv = mla_cache_bytes(arch.layers, arch.kv_lora_rank, arch.qk_rope_head_dim, tokens, batch, elem)
+        per_token = arch.kv_lora_rank + arch.qk_rope_head_dim
+        return kv, f"multi-head latent attention: {per_token} cached elements per token and layer"
     head_dim, kv_heads = arch.resolved_head_dim, arch.resolved_kv_heads
     if not (arch.layers and head_dim and kv_heads):
         return None, "layers/heads undisclosed: KV cache unknown"
@@ -89,6 +112,15 @@ def _kv_for(arch: Architecture | None, tokens: int, batch: int, elem: float) -> 
     )
 
 
+def _published_build(model: Model, quant: str) -> Quantization | None:
+    """The model's published build of this format (``mxfp4`` for gpt-oss), if the catalog lists one."""
+    key = quant.strip().lower()
+    for q in model.quantizations:
+        if q.name.lower() == key:
+            return q
+    return None
+
+
 def estimate_memory(
     model: Model,
     quant: str = "fp16",
@@ -102,14 +134,21 @@ def estimate_memory(
 
     ``bpw`` overrides the nominal bits per weight of ``quant`` (e.g. measured from a mixed GGUF file).
     """
-    if bpw is None:
-        bpw = bits_per_weight(quant)
     notes: list[str] = []
+    build = _published_build(model, quant)
+    params = model.total_params_b
+    if bpw is None and build is not None and build.parts:
+        weights: int | None = mixed_weights_bytes(build.parts)
+        mixed = " + ".join(f"{v:g}B {k}" for k, v in build.parts.items())
+        notes.append(f"{build.name} build mixes storage types: {mixed}")
+        bpw = weights * 8 / (sum(build.parts.values()) * 1e9) if weights else bits_per_weight(quant)
+    else:
+        if bpw is None:
+            bpw = bits_per_weight(quant)
+        weights = weights_bytes(params, bpw) if params is not None else None
     tokens = context or model.context_tokens or 4096
     if context is None:
         notes.append(f"context defaults to {'the model maximum' if model.context_tokens else '4096'}: {tokens}")
-    params = model.total_params_b
-    weights = weights_bytes(params, bpw) if params is not None else None
     if weights is None:
         notes.append("parameter count undisclosed: weights unknown")
     if model.parameters and model.parameters.active_b and model.parameters.active_b != params:

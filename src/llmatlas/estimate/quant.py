@@ -19,9 +19,13 @@ DTYPE_BITS: dict[str, float] = {
     "float16": 16.0,
     "bf16": 16.0,
     "bfloat16": 16.0,
-    "fp8": 8.0,
+    "fp8": 8.0,  # FP8 E4M3 (DeepSeek-V3's native weights; its 128×128 block scales add ~0.001 bpw)
     "int8": 8.0,
     "int4": 4.0,
+    # OCP microscaling FP4: 32 E2M1 values share one E8M0 scale byte → 4 + 8/32 bits (gpt-oss experts)
+    "mxfp4": 4.25,
+    # NVIDIA NVFP4: 16 E2M1 values share one FP8 scale → 4 + 8/16 bits (per-tensor FP32 scale ignored)
+    "nvfp4": 4.5,
 }
 
 # Average bits per weight of llama.cpp file types (mixes) on LLaMA-7B, per the sources above.
@@ -70,6 +74,7 @@ GGUF_FILE_TYPES: dict[int, str] = {
     32: "BF16",
     36: "TQ1_0",
     37: "TQ2_0",
+    38: "MXFP4_MOE",
 }
 
 

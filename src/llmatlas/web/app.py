@@ -33,6 +33,7 @@ from llmatlas.arena.store import ArenaStore
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.backends.registry import load_backend, parse_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.query import row, select
 from llmatlas.engine.generation import Pricer, to_output
 from llmatlas.errors import LlmatlasError
@@ -164,6 +165,17 @@ def _result(spec: str, gen: Generation, pricer: Pricer) -> GenerateResult:
     )
 
 
+def _status_matches(r: dict[str, Any], status: str | None) -> bool:
+    """The catalog filter on today's API lifecycle ('live' keeps everything not retired)."""
+    if status is None:
+        return True
+    if status == "live":
+        return not r["retired"]
+    if status == "undisclosed":
+        return r["status"] is None
+    return bool(r["status"] == status)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; tests build it directly, ``llmatlas serve`` runs it with uvicorn."""
     cfg = settings or Settings()
@@ -215,6 +227,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access: str | None = Query(None, pattern="^(api|open_weights|chat_product)$"),
         commercial: str | None = Query(None, pattern="^(yes|no|conditional)$"),
         max_params_b: float | None = Query(None, ge=0),
+        status: str | None = Query(
+            None,
+            pattern="^(live|active|preview|deprecated|retired|undisclosed)$",
+            description="API lifecycle today; 'live' = anything not retired.",
+        ),
         sort: str = Query("id", max_length=40, description="A field; '-' for descending (e.g. -mmlu)."),
         limit: int = Query(500, ge=1, le=1000),
     ) -> ModelList:
@@ -233,6 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 and (access is None or access in r["access"])
                 and (commercial is None or r["commercial"] == commercial)
                 and (max_params_b is None or (r["params_b"] is not None and r["params_b"] <= max_params_b))
+                and _status_matches(r, status)
             )
 
         hits = [r for r in rows if keep(r)]
@@ -245,7 +263,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             m = catalog.get(model_id)
         except LlmatlasError as exc:
             raise HTTPException(404, str(exc)) from None
-        return {"row": row(m), "facts": catalog.dump(m, titles=True)}
+        state = lifecycle_on(m)
+        return {
+            "row": row(m),
+            "facts": catalog.dump(m, titles=True),
+            "lifecycle": {**state.model_dump(mode="json"), "text": state.text()},
+        }
 
     @app.get("/api/gpus", response_model=list[Hardware])
     def gpus() -> list[Hardware]:

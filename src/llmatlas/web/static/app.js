@@ -338,6 +338,7 @@ function title(text) {
 
 const catalogState = {
   q: "",
+  status: "live",
   developer: "",
   kind: "",
   access: "",
@@ -367,6 +368,20 @@ function paramsCell(r) {
 
 const ACCESS_LABEL = { api: "API", open_weights: "open weights", chat_product: "chat app" };
 
+/** The API's lifecycle today: a badge, with the shutdown date when one is set. */
+function statusCell(r) {
+  if (r.status === null || r.status === undefined) {
+    const weightsOnly = r.access.length === 1 && r.access[0] === "open_weights";
+    return weightsOnly
+      ? badge("weights", "status-weights", "Open weights only: they never retire")
+      : na("lifecycle undisclosed");
+  }
+  let text = r.status;
+  if (r.shutdown) text += r.status === "retired" ? ` ${r.shutdown}` : ` → ${r.shutdown}`;
+  const tip = r.replacement ? `replaced by ${r.replacement}` : undefined;
+  return badge(text, `status-${r.status}`, tip);
+}
+
 const CATALOG_COLUMNS = [
   {
     key: "id",
@@ -383,6 +398,13 @@ const CATALOG_COLUMNS = [
         r.kind !== "generative" ? [" ", badge(r.kind, "kind")] : null,
       ),
     ],
+  },
+  {
+    key: "status",
+    label: "Status",
+    type: "text",
+    render: statusCell,
+    title: "The developer's API today: active, preview, deprecated (with its shutdown date) or retired",
   },
   { key: "params_b", label: "Params", type: "num", render: paramsCell, title: "Total parameters, billions" },
   {
@@ -471,6 +493,19 @@ async function catalogView(root, _arg, stale) {
     st.developer,
   );
   const kind = select("kind", [["", "Any kind"], ...distinct("kind").map((d) => [d, d])], st.kind);
+  const status = select(
+    "status",
+    [
+      ["live", "Not retired"],
+      ["", "Any status (retired too)"],
+      ["active", "Active"],
+      ["deprecated", "Deprecated"],
+      ["preview", "Preview"],
+      ["retired", "Retired"],
+      ["undisclosed", "Lifecycle undisclosed"],
+    ],
+    st.status,
+  );
   const access = select(
     "access",
     [
@@ -587,6 +622,7 @@ async function catalogView(root, _arg, stale) {
     const params = {
       q: st.q.trim(),
       developer: st.developer,
+      status: st.status,
       kind: st.kind,
       access: st.access,
       commercial: st.commercial,
@@ -613,11 +649,13 @@ async function catalogView(root, _arg, stale) {
   bind(maxParams, "max_params_b", true);
   bind(developer, "developer");
   bind(kind, "kind");
+  bind(status, "status");
   bind(access, "access");
   bind(commercial, "commercial");
   reset.addEventListener("click", () => {
-    Object.assign(st, { q: "", developer: "", kind: "", access: "", commercial: "", max_params_b: "" });
+    Object.assign(st, { q: "", status: "live", developer: "", kind: "", access: "", commercial: "", max_params_b: "" });
     for (const el of [q, maxParams, developer, kind, access, commercial]) el.value = "";
+    status.value = "live";
     load();
   });
 
@@ -632,6 +670,7 @@ async function catalogView(root, _arg, stale) {
       "form",
       { class: "filters", role: "search", on: { submit: (e) => e.preventDefault() } },
       h("div", { class: "filter-search" }, q),
+      status,
       developer,
       kind,
       access,
@@ -827,9 +866,24 @@ function stat(label, content, title) {
   );
 }
 
+/** One sentence on the API's lifecycle with its source, or nothing when undisclosed. */
+function lifecycleNote(lc) {
+  if (!lc || lc.status === null) return null;
+  const cls = lc.status === "retired" ? "lifecycle bad" : lc.status === "deprecated" ? "lifecycle warn" : "lifecycle";
+  const src = lc.source && /^https?:\/\//.test(lc.source) ? h("a", { href: lc.source, rel: "noreferrer" }, "source") : null;
+  return h(
+    "p",
+    { class: cls, id: "lifecycle" },
+    `API ${lc.text}`,
+    lc.replacement ? [" · ", h("a", { href: modelHref(lc.replacement) }, `see ${lc.replacement}`)] : null,
+    lc.as_of ? ` · as of ${lc.as_of}` : null,
+    src ? [" · ", src] : null,
+  );
+}
+
 async function modelView(root, id) {
   const [data, gpus] = await Promise.all([api(`/api/models/${enc(id)}`), gpuList()]);
-  const { row: r, facts } = data;
+  const { row: r, facts, lifecycle } = data;
   title(r.name);
   const cards = BLOCKS.map(([key, label]) => factCard(label, facts[key]));
   for (const [key, fact] of Object.entries(facts)) {
@@ -871,7 +925,9 @@ async function modelView(root, id) {
         r.access.map((a) => badge(ACCESS_LABEL[a] || a, a)),
         r.commercial ? badge(`commercial: ${r.commercial}`, `commercial-${r.commercial}`) : null,
         r.moe ? badge("mixture of experts", "kind") : null,
+        statusCell(r),
       ),
+      lifecycleNote(lifecycle),
     ),
     h(
       "div",
