@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from llmatlas.advise.requirements import Requirements, load_requirements
 from llmatlas.advise.schema import Fact, Measurement
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog import Catalog
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.cli.main import app
 from llmatlas.engine.results import Metric, RunResult, Timing
 from llmatlas.errors import InputError
@@ -278,7 +281,19 @@ def test_sensitivity_reports_rank_changes() -> None:
 def test_unknown_task_filled_with_catalog_lowest(cat: Catalog) -> None:
     floor = quality.catalog_floor(cat, ["chat", "classification"], {})
     assert "chat" in floor and "classification" not in floor  # GLUE: too few scores for a floor
-    lowest = min(m.benchmark("mt_bench").value * 10 for m in cat if m.benchmark("mt_bench"))  # type: ignore[union-attr]
+
+    # chat = mean of LMArena (1000 → 0, 1500 → 100), MT-Bench × 10 and IFEval, over those reported
+    def chat(m: Any) -> float | None:
+        vals = []
+        if (a := m.benchmark("chatbot_arena")) is not None:
+            vals.append(min(100.0, max(0.0, (a.value - 1000) / 5)))
+        if (b := m.benchmark("mt_bench")) is not None:
+            vals.append(b.value * 10)
+        if (c := m.benchmark("ifeval")) is not None:
+            vals.append(c.value)
+        return sum(vals) / len(vals) if vals else None
+
+    lowest = min(v for m in cat if (v := chat(m)) is not None)
     assert floor["chat"][0] == pytest.approx(lowest)
 
 
@@ -304,8 +319,15 @@ def test_measured_score_replaces_reported(cat: Catalog) -> None:
 # --------------------------------------------------------------------------- whole pipeline on the examples
 
 
-def rec_for(cat: Catalog, name: str):  # type: ignore[no-untyped-def]
-    return recommend(load_requirements(EXAMPLES / f"{name}.yaml"), cat, requirements_path=EXAMPLES / f"{name}.yaml")
+# The examples' answers are checked on a fixed decision date (the catalog's as-of date), so they do
+# not change when a provider's announced shutdown passes; test_examples_name_no_retired_model checks
+# the real today.
+CATALOG_DATE = dt.date(2026, 12, 2)
+
+
+def rec_for(cat: Catalog, name: str, as_of: dt.date | None = CATALOG_DATE):  # type: ignore[no-untyped-def]
+    req = load_requirements(EXAMPLES / f"{name}.yaml").model_copy(update={"as_of": as_of})
+    return recommend(req, cat, requirements_path=EXAMPLES / f"{name}.yaml")
 
 
 def test_every_model_is_candidate_or_explained(cat: Catalog) -> None:
@@ -314,7 +336,7 @@ def test_every_model_is_candidate_or_explained(cat: Catalog) -> None:
     assert seen == set(cat.models)
     budget = [e for e in rec.excluded if e.filter == "budget"]
     assert budget and all("budget $1,500" in e.reason for e in budget)
-    assert any(e.model == "gpt-4" and "$36,500/month > budget $1,500" in e.reason for e in budget)
+    assert any(e.model == "claude-opus-4.8" and "/month > budget $1,500" in e.reason for e in budget)
     for c in rec.candidates:
         assert c.monthly_cost.value is not None and c.monthly_cost.value <= 1500
         for s in c.criteria:
@@ -363,9 +385,50 @@ def test_bulk_classification_picks_an_encoder(cat: Catalog) -> None:
     top = rec.candidates[0]
     assert top.kind == "encoder" and top.model.startswith("bert")
     assert top.monthly_cost.value is not None and top.monthly_cost.value <= 1000
-    apis = [e for e in rec.excluded if e.model == "gpt-3.5-turbo"]
-    assert apis and apis[0].filter in ("budget", "fine_tuning")
+    apis = [e for e in rec.excluded if e.model in ("gpt-4.1-mini", "gpt-5-mini", "claude-haiku-4.5")]
+    assert len(apis) == 3 and all(e.filter in ("budget", "fine_tuning") for e in apis)
     assert rec.stable
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_examples_name_no_retired_model(cat: Catalog, name: str) -> None:
+    """Today (the real date): no candidate is reachable only through a retired or unreleased API,
+    and every lifecycle exclusion says why and cites the provider's page."""
+    rec = rec_for(cat, name, as_of=None)
+    assert rec.candidates
+    for c in rec.candidates:
+        state = lifecycle_on(cat.get(c.model))
+        assert state.usable or c.deployment == "self-host", (c.model, state.text())
+        if c.deployment == "api":
+            assert state.usable, c.model
+    life = [e for e in rec.excluded if e.filter == "lifecycle"]
+    assert len(life) >= 30
+    for e in life:
+        assert e.reason.startswith(("retired", "released", "API retired", "API not released")), e.reason
+        assert e.sources and all(sid in rec.sources for sid in e.sources), e.model
+        if e.reason.startswith("retired"):
+            assert "API no longer answers" in e.reason
+
+
+def test_2024_decision_replays_with_as_of(cat: Catalog) -> None:
+    """A mid-2024 decision from today's catalog: prices, releases and lifecycle as they stood on
+    2024-07-01 — and the same answer whatever was added to the catalog afterwards."""
+    when = dt.date(2024, 7, 1)
+    rec = rec_for(cat, "customer_support_chatbot", as_of=when)
+    assert [c.model for c in rec.candidates[:2]] == ["claude-3-haiku", "glm-4-9b-chat"]
+    assert rec.candidates[0].monthly_cost.text == "$418/month"
+    out = {e.model: e for e in rec.excluded}
+    assert "API costs $36,500/month > budget $1,500" in out["gpt-4"].reason
+    assert out["claude-sonnet-4.5"].filter == "lifecycle"
+    assert "after the decision date 2024-07-01" in out["claude-sonnet-4.5"].reason
+    for c in rec.candidates:
+        assert lifecycle_on(cat.get(c.model), when).usable or c.deployment == "self-host", c.model
+    # the catalog as it could have been written then: the same ranking, to the last digit
+    then = copy.copy(cat)
+    then.models = {k: m for k, m in cat.models.items() if lifecycle_on(m, when).status != "unreleased"}
+    assert len(then.models) < len(cat.models) - 100
+    again = rec_for(then, "customer_support_chatbot", as_of=when)
+    assert [(c.model, c.total) for c in again.candidates] == [(c.model, c.total) for c in rec.candidates]
 
 
 def test_no_candidate_explains(cat: Catalog) -> None:
@@ -404,7 +467,8 @@ def test_eval_plan_and_runs(cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> No
     assert not problems and got[0].model == "glm-4-9b-chat" and got[0].value == pytest.approx(60.0)
     rec = rec_for(cat, "customer_support_chatbot")
     p = plan_evals(rec.shortlist, rec.requirements.task_weights, {})
-    assert any("glm-4-9b-chat" in s for s in p.skipped)
+    hosted = [c.model for c in rec.shortlist if c.deployment == "self-host"]
+    assert hosted and any(hosted[0] in s for s in p.skipped)  # no packaged build, no --eval-model: skipped
 
 
 # --------------------------------------------------------------------------- CLI

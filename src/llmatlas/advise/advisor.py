@@ -391,8 +391,11 @@ def recommend(
         drafts.append(chosen)
 
     weights = _weights(req)
-    per_model = {d.model.id: quality.task_quality(d.model, req.task_weights, measured, book) for d in drafts}
-    quality.fill_unknowns(per_model, quality.catalog_floor(catalog, req.task_weights, measured))
+    # calibrated on the models released by the decision date, so a replayed date gives the answer
+    # it gave then, whatever was added to the catalog since
+    cal = quality.calibrate(m for m in catalog if lifecycle_on(m, req.on).status != "unreleased")
+    per_model = {d.model.id: quality.task_quality(d.model, req.task_weights, measured, book, cal) for d in drafts}
+    quality.fill_unknowns(per_model, quality.catalog_floor(catalog, req.task_weights, measured, cal))
     rows: list[rank.Row] = []
     for d in drafts:
         d.tasks = per_model[d.model.id]

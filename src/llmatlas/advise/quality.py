@@ -1,15 +1,29 @@
 """Quality per task category: the benchmarks that evidence it, measured scores before reported ones.
 
-A category's value is the mean of the benchmarks available for it (0–100; MT-Bench ×10). A score
-measured here (``llmatlas eval``) replaces the reported one for the same benchmark. A category with
-no score at all is *filled* with the lowest value any catalog model has for it, and says so: an unknown
-never helps a model, and the penalty is visible in the report.
+Benchmarks differ in difficulty (GPQA Diamond 65 is a strong score, ARC-Challenge 65 a weak one)
+and models of different years publish different ones, so raw scores are not averaged. They are
+*calibrated* first with a one-factor model fitted on the whole catalog's reported scores:
+score(model, benchmark) ≈ a_b + s_b · θ_model (alternating least squares; each benchmark's a_b and
+s_b from the models that report it, each model's θ from its scores; models that report many
+benchmarks link the old ones to the new). A category's value is then 100 · Φ(θ) for the θ its
+benchmarks give: the share of the catalog's capability distribution below the model, on one scale
+whichever benchmarks evidence it. A benchmark too few models report (< ``MIN_LINKED``) cannot be
+calibrated and counts as published (GLUE, only encoders).
+
+A score measured here (``llmatlas eval``) replaces the reported one for the same benchmark and is
+calibrated the same way. A category with no score at all is *filled* with the lowest value any
+catalog model has for it, and says so: an unknown never helps a model, and the penalty is visible
+in the report.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+import numpy as np
 
 from llmatlas.advise.schema import BenchmarkEvidence, Evidence, Fact, Measurement, TaskQuality, weakest
 from llmatlas.advise.sources import SourceBook
@@ -28,6 +42,8 @@ TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
     "classification": ("glue",),
     "long_documents": (),  # judged by context length
 }
+
+_FITTED: tuple[str, ...] = tuple(dict.fromkeys(b for group in TASK_BENCHMARKS.values() for b in group))
 
 # llmatlas tasks whose results count as a catalog benchmark, and the metric that does.
 TASK_TO_BENCHMARK: dict[str, tuple[str, str]] = {
@@ -55,6 +71,99 @@ CATEGORY_TASKS: dict[str, tuple[str, ...]] = {
 }
 
 MIN_SCORES_FOR_FLOOR = 3  # catalog models with a score before their lowest can fill unknowns
+MIN_LINKED = 5  # models reporting a benchmark (with other benchmarks too) before it can be calibrated
+_FIT_ROUNDS = 60
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per benchmark, the line a_b + s_b · θ that the catalog's reported scores follow."""
+
+    lines: dict[str, tuple[float, float]] = field(default_factory=dict)  # benchmark -> (a_b, s_b)
+    models: int = 0  # models that took part in the fit
+
+    def theta(self, scores: dict[str, float]) -> float | None:
+        """The capability θ that best explains these (0–100 scaled) scores; None if none is calibrated."""
+        num = den = 0.0
+        for bench, value in scores.items():
+            line = self.lines.get(bench)
+            if line is None:
+                continue
+            a, slope = line
+            num += slope * (value - a)
+            den += slope * slope
+        return num / den if den > 0 else None
+
+    def describe(self) -> str:
+        return f"one-factor fit over {self.models} catalog models and {len(self.lines)} benchmarks"
+
+
+def calibrate(models: Iterable[Model]) -> Calibration:
+    """Fit score ≈ a_b + s_b · θ_m on every reported score of the catalog (θ: mean 0, sd 1)."""
+    rows: list[dict[str, float]] = []
+    for m in models:
+        got = {b: _scaled(b, s.value) for b in _FITTED if (s := m.benchmark(b)) is not None}
+        if len(got) >= 2:  # a model with one score cannot link benchmarks
+            rows.append(got)
+    benches = sorted({b for r in rows for b in r})
+    if not rows or not benches:
+        return Calibration()
+    col = {b: j for j, b in enumerate(benches)}
+    x = np.full((len(rows), len(benches)), np.nan)
+    for i, r in enumerate(rows):
+        for b, v in r.items():
+            x[i, col[b]] = v
+    seen = ~np.isnan(x)
+    z = (x - np.nanmean(x, axis=0)) / np.where(np.nanstd(x, axis=0) > 0, np.nanstd(x, axis=0), 1.0)
+    theta = np.nanmean(z, axis=1)
+    a = np.full(len(benches), np.nan)
+    slope = np.full(len(benches), np.nan)
+    for _ in range(_FIT_ROUNDS):
+        for j in range(len(benches)):
+            k = seen[:, j]
+            if k.sum() < MIN_LINKED:
+                continue
+            t, v = theta[k], x[k, j]
+            var = float(np.var(t))
+            if var <= 0:
+                continue
+            slope[j] = float(np.mean((t - t.mean()) * (v - v.mean()))) / var
+            a[j] = float(v.mean()) - slope[j] * float(t.mean())
+        ok = ~np.isnan(a) & (slope > 0)
+        for i in range(len(rows)):
+            k = seen[i] & ok
+            if k.any():
+                theta[i] = float(np.sum(slope[k] * (x[i, k] - a[k])) / np.sum(slope[k] ** 2))
+        theta = (theta - theta.mean()) / (theta.std() or 1.0)
+    # the lines of the last round, refitted on the normalized θ
+    lines: dict[str, tuple[float, float]] = {}
+    for j, b in enumerate(benches):
+        k = seen[:, j]
+        if k.sum() < MIN_LINKED:
+            continue
+        t, v = theta[k], x[k, j]
+        var = float(np.var(t))
+        if var <= 0:
+            continue
+        s_b = float(np.mean((t - t.mean()) * (v - v.mean()))) / var
+        if s_b > 0:
+            lines[b] = (float(v.mean()) - s_b * float(t.mean()), s_b)
+    return Calibration(lines=lines, models=len(rows))
+
+
+def calibrated_value(cal: Calibration, scores: dict[str, float]) -> tuple[float | None, list[str]]:
+    """A category's 0–100 value from its benchmarks' scores: 100 · Φ(θ) over the calibrated ones,
+    the plain mean of the others when none is calibrated. Also the benchmarks left uncalibrated."""
+    raw = [b for b in scores if b not in cal.lines]
+    theta = cal.theta(scores)
+    if theta is not None:
+        return 100 * _NORMAL.cdf(theta), raw
+    if not scores:
+        return None, raw
+    return sum(scores.values()) / len(scores), raw
+
+
+_NORMAL = NormalDist()
 
 # Context at which long-document quality saturates (log scale from 4K to 200K tokens).
 _CTX_LOW, _CTX_HIGH = 4096, 200_000
@@ -130,9 +239,14 @@ def long_documents(model: Model, book: SourceBook) -> TaskQuality:
 
 
 def task_quality(
-    model: Model, weights: dict[str, float], measured: dict[tuple[str, str], Measurement], book: SourceBook
+    model: Model,
+    weights: dict[str, float],
+    measured: dict[tuple[str, str], Measurement],
+    book: SourceBook,
+    cal: Calibration | None = None,
 ) -> list[TaskQuality]:
-    """Per weighted category: the mean of its benchmarks (before filling unknowns)."""
+    """Per weighted category: its benchmarks, calibrated onto one scale (before filling unknowns)."""
+    cal = cal if cal is not None else Calibration()
     out: list[TaskQuality] = []
     for task, w in weights.items():
         if task == "long_documents":
@@ -144,27 +258,39 @@ def task_quality(
         if not evs:
             out.append(TaskQuality(task=task, weight=w, value=None, evidence="unknown"))
             continue
+        value, raw = calibrated_value(cal, {e.benchmark: e.value for e in evs})
+        if len(raw) == len(evs):
+            note = "mean of the published scores (too few catalog models report them to calibrate)"
+        else:
+            used = ", ".join(e.benchmark for e in evs if e.benchmark not in raw)
+            note = f"calibrated: 100 × Φ(θ), θ from {used} ({cal.describe()})"
+            if raw:
+                note += f"; {', '.join(raw)} not calibrated and left out"
         out.append(
             TaskQuality(
                 task=task,
                 weight=w,
-                value=sum(e.value for e in evs) / len(evs),
+                value=value,
                 evidence=weakest([e.evidence for e in evs]),
                 benchmarks=evs,
+                note=note,
             )
         )
     return out
 
 
 def catalog_floor(
-    models: Iterable[Model], tasks: Iterable[str], measured: dict[tuple[str, str], Measurement]
+    models: Iterable[Model],
+    tasks: Iterable[str],
+    measured: dict[tuple[str, str], Measurement],
+    cal: Calibration | None = None,
 ) -> dict[str, tuple[float, str]]:
     """Per category, the lowest value any catalog model has, and which model: the fill for unknowns."""
     scratch = SourceBook(Catalog())
     floor: dict[str, tuple[float, str]] = {}
     counts: dict[str, int] = {}
     for model in models:
-        for t in task_quality(model, {task: 1.0 for task in tasks}, measured, scratch):
+        for t in task_quality(model, {task: 1.0 for task in tasks}, measured, scratch, cal):
             if t.value is None:
                 continue
             counts[t.task] = counts.get(t.task, 0) + 1

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from llmatlas.catalog.loader import iter_blocks
 from llmatlas.catalog.schema import Model
 
 State = Literal["unreleased", "active", "preview", "deprecated", "retired"]
@@ -79,6 +80,11 @@ def lifecycle_on(model: Model, on: dt.date | None = None) -> LifecycleOn:
     }
     if released is not None and released > when:
         return LifecycleOn(**base, status="unreleased", note=str(model.release.date if model.release else released))
+    if released is None:
+        # release date undisclosed: the model is known from its earliest dated fact on
+        known = min((b.as_of for _, b in iter_blocks(model) if b.as_of is not None), default=None)
+        if known is not None and known > when:
+            return LifecycleOn(**base, status="unreleased", note=f"{known} (release undisclosed; first documented)")
     if lc is None:
         return LifecycleOn(**base, status=None)
     facts = {"shutdown": lc.shutdown, "announced": lc.announced, "replacement": lc.replacement, "note": lc.note}

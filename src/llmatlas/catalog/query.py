@@ -25,8 +25,8 @@ BENCHMARK_FIELDS: tuple[str, ...] = get_args(Benchmark)
 
 def row(m: Model, on: dt.date | None = None) -> dict[str, Any]:
     """The flat view of a model used by ``models`` tables, filters and sorting (as on ``on``)."""
-    price = m.current_price(on)
     state = lifecycle_on(m, on)
+    price = m.current_price(on) if state.usable else None  # a retired API has no price today
     arch = m.architecture
     access = m.access.modes if m.access else []
     r: dict[str, Any] = {

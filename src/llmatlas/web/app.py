@@ -165,12 +165,12 @@ def _result(spec: str, gen: Generation, pricer: Pricer) -> GenerateResult:
     )
 
 
-def _status_matches(r: dict[str, Any], status: str | None) -> bool:
-    """The catalog filter on today's API lifecycle ('live' keeps everything not retired)."""
-    if status is None:
+def _status_matches(r: dict[str, Any], status: str) -> bool:
+    """The catalog filter on today's API lifecycle ('live' keeps what can still be used)."""
+    if status == "all":
         return True
     if status == "live":
-        return not r["retired"]
+        return bool(r["available"])
     if status == "undisclosed":
         return r["status"] is None
     return bool(r["status"] == status)
@@ -227,10 +227,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access: str | None = Query(None, pattern="^(api|open_weights|chat_product)$"),
         commercial: str | None = Query(None, pattern="^(yes|no|conditional)$"),
         max_params_b: float | None = Query(None, ge=0),
-        status: str | None = Query(
-            None,
-            pattern="^(live|active|preview|deprecated|retired|undisclosed)$",
-            description="API lifecycle today; 'live' = anything not retired.",
+        status: str = Query(
+            "live",
+            pattern="^(live|all|active|preview|deprecated|retired|undisclosed)$",
+            description="API lifecycle today: 'live' (default) hides models only reachable through a retired API.",
         ),
         sort: str = Query("id", max_length=40, description="A field; '-' for descending (e.g. -mmlu)."),
         limit: int = Query(500, ge=1, le=1000),

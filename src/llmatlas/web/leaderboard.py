@@ -12,6 +12,7 @@ from llmatlas.advise.measured import catalog_id_of
 from llmatlas.arena.ratings import ratings_with_ci
 from llmatlas.arena.store import ArenaStore
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.engine.results import RunResult
 from llmatlas.estimate.cost import blended_price
 from llmatlas.web.schemas import ArenaBoard, Evidence, Leaderboard, OverallRow, ParetoPoint, Score
@@ -100,6 +101,8 @@ def pareto(catalog: Catalog, scores: list[Score]) -> list[ParetoPoint]:
             mmlu[s.model] = s
     points: list[tuple[str, float, float, Evidence]] = []
     for m in catalog:
+        if not lifecycle_on(m).usable:
+            continue  # a retired API has no price to plot
         price = m.current_price()
         found = mmlu.get(m.id)
         if price is None or found is None:

@@ -496,8 +496,8 @@ async function catalogView(root, _arg, stale) {
   const status = select(
     "status",
     [
-      ["live", "Not retired"],
-      ["", "Any status (retired too)"],
+      ["live", "Usable today"],
+      ["all", "Any status (retired too)"],
       ["active", "Active"],
       ["deprecated", "Deprecated"],
       ["preview", "Preview"],
