@@ -54,6 +54,21 @@ def test_catalog_search_filter_sort(client: TestClient) -> None:
     assert client.get("/api/models", params={"sort": "nonsense"}).status_code == 422
 
 
+def test_catalog_status_hides_retired_apis_and_model_page_says_why(client: TestClient) -> None:
+    live = {m["id"]: m for m in client.get("/api/models", params={"limit": 1000}).json()["models"]}
+    every = {m["id"]: m for m in client.get("/api/models", params={"status": "all", "limit": 1000}).json()["models"]}
+    assert "claude-3-haiku" not in live and every["claude-3-haiku"]["status"] == "retired"
+    assert every["claude-3-haiku"]["input_price"] is None  # a retired API has no price today
+    assert "mixtral-8x7b" in live  # its API retired, its weights did not
+    retired = client.get("/api/models", params={"status": "retired", "limit": 1000}).json()["models"]
+    assert retired and all(m["status"] == "retired" for m in retired)
+    page = client.get("/api/models/claude-3-haiku").json()
+    lc = page["lifecycle"]
+    assert lc["status"] == "retired" and lc["shutdown"] == "2026-04-20" and lc["replacement"]
+    assert lc["source"].startswith("https://") and lc["text"].startswith("retired 2026-04-20")
+    assert client.get("/api/models", params={"status": "gone"}).status_code == 422
+
+
 def test_model_page_has_every_fact_with_source(client: TestClient) -> None:
     r = client.get("/api/models/gpt-4o")
     assert r.status_code == 200

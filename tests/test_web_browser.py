@@ -177,6 +177,30 @@ def test_catalog_search_sort_and_model_page(tab: Tab) -> None:
     tab.assert_clean()
 
 
+def test_catalog_status_and_lifecycle_of_a_retired_model(tab: Tab) -> None:
+    """Retired APIs are hidden by default, shown with their shutdown date on request, and the model
+    page says when the API retired, what replaces it and where that comes from."""
+    page = tab.page
+    page.goto(tab.base + "/#/catalog")
+    page.wait_for_selector("#catalog-table tbody tr[data-id]")
+    assert "claude-3-haiku" not in row_ids(tab)
+    page.select_option("select[name='status']", "retired")
+    expected = {m["id"] for m in tab.api("/api/models", status="retired", limit=1000)["models"]}
+    page.wait_for_function(
+        "n => document.querySelectorAll('#catalog-table tbody tr[data-id]').length === n", arg=len(expected)
+    )
+    assert "claude-3-haiku" in row_ids(tab)
+    assert all(t.startswith("retired") for t in column(tab, "status"))
+    cell = page.locator("tr[data-id='claude-3-haiku'] td[data-col='status']").inner_text()
+    assert cell.strip() == "retired 2026-04-20"
+    tab.go("model/claude-3-haiku")
+    note = page.locator("#lifecycle")
+    assert note.inner_text().startswith("API retired 2026-04-20, replaced by claude-haiku-4.5")
+    assert note.locator("a", has_text="source").get_attribute("href").startswith("https://")
+    assert "retired: no price today" in page.locator(".stats").inner_text()
+    tab.assert_clean()
+
+
 def test_cost_and_memory_calculators(tab: Tab) -> None:
     page = tab.page
     tab.go("model/gpt-4o")

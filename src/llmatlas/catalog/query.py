@@ -184,8 +184,9 @@ def select(
 
 
 # Facts that change after publication and so go stale: the prices in force, the API's lifecycle,
-# what access is offered and whether fine-tuning is. A paper's architecture, a release date, a
-# benchmark score or a released checkpoint's license were true when published and stay true.
+# what access an API offers and whether its developer offers fine-tuning. A paper's architecture,
+# a release date, a benchmark score, a released checkpoint's license (and that its weights can be
+# fine-tuned) were true when published and stay true.
 MUTABLE_BLOCKS = ("pricing", "lifecycle", "access", "fine_tuning")
 
 
@@ -195,7 +196,7 @@ def _mutable(m: Model, name: str, block: Sourced) -> bool:
         return False
     if isinstance(block, Price) and block.effective_to is not None:
         return False  # a closed price entry is history, not a claim about today
-    return base != "access" or "api" in (m.access.modes if m.access else [])
+    return base in ("pricing", "lifecycle") or "api" in (m.access.modes if m.access else [])
 
 
 def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None) -> list[dict[str, Any]]:

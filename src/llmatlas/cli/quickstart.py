@@ -233,7 +233,8 @@ def run_quickstart(
             "`llmatlas eval --model smollm2 --task arc_easy,hellaswag --limit 200`, "
             '`llmatlas models --where "open_weights and params_b <= 14" --sort -mmlu`, '
             "`llmatlas fit llama-2-70b --quant Q4_K_M --gpu rtx-4090`, "
-            "`llmatlas cost gpt-4o claude-3-haiku --input-tokens 1000 --output-tokens 300 --requests 100000`"
+            "`llmatlas cost gpt-5-mini claude-haiku-4.5 --input-tokens 1000 --output-tokens 300 --requests 100000`, "
+            "`llmatlas models --where \"status == 'deprecated'\" --sort shutdown`"
         )
     else:
         print_json(out)

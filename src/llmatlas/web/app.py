@@ -264,11 +264,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except LlmatlasError as exc:
             raise HTTPException(404, str(exc)) from None
         state = lifecycle_on(m)
-        return {
-            "row": row(m),
-            "facts": catalog.dump(m, titles=True),
-            "lifecycle": {**state.model_dump(mode="json"), "text": state.text()},
-        }
+        lifecycle = {**state.model_dump(mode="json"), "text": state.text()}
+        if state.source:
+            lifecycle["source"] = catalog.source_url(m, state.source)
+        return {"row": row(m), "facts": catalog.dump(m, titles=True), "lifecycle": lifecycle}
 
     @app.get("/api/gpus", response_model=list[Hardware])
     def gpus() -> list[Hardware]:

@@ -895,7 +895,9 @@ async function modelView(root, id) {
     .pop();
   const priceText =
     r.input_price === null && r.output_price === null
-      ? na("no API price in the catalog")
+      ? r.retired
+        ? h("span", { class: "na", title: "a retired API has no price today" }, "retired: no price today")
+        : na("no API price in the catalog")
       : [
           or(r.input_price, (v) => money(v, r.currency)),
           " in · ",
@@ -1311,15 +1313,16 @@ function memoryCalculator(modelId, gpus, defaultContext = 4096) {
   return el;
 }
 
+// Current APIs of several providers; any that retires drops out (it has no price any more).
 const DEFAULT_COMPARE = [
-  "gpt-4o",
-  "gpt-4-turbo",
-  "gpt-3.5-turbo",
-  "claude-3-haiku",
-  "claude-3-sonnet",
-  "claude-3-opus",
-  "gemini-1.5-pro",
-  "mixtral-8x7b",
+  "claude-sonnet-4.6",
+  "claude-haiku-4.5",
+  "claude-opus-4.8",
+  "gemini-3.1-pro",
+  "gemini-3-flash",
+  "gpt-5-mini",
+  "gpt-4.1-mini",
+  "mistral-small-4",
 ];
 
 async function calcView(root) {
