@@ -517,3 +517,38 @@ def test_cli_recommend_bad_file_exit_2(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["recommend", str(p)])
     assert res.exit_code == 2
     assert "r.yaml:3" in res.output and "tasks.coding" in res.output and "Traceback" not in res.output
+
+
+def test_calibration_puts_benchmarks_of_different_eras_on_one_scale() -> None:
+    """Two models evidenced by different benchmarks compare by the ability those scores imply:
+    55 on hard benchmarks beats 55–66 on easy ones when the linking models say so."""
+    from llmatlas.catalog.schema import BenchmarkScore, Model
+
+    src = "https://example.com/card"
+    easy = {"arc_challenge": (60.0, 10.0), "hellaswag": (70.0, 8.0)}  # a_b, s_b: score = a + s·θ
+    hard = {"gpqa_diamond": (40.0, 15.0), "swe_bench_verified": (40.0, 15.0)}
+    lines = {**easy, **hard}
+
+    def model(mid: str, theta: float, benches: dict[str, tuple[float, float]]) -> Model:
+        scores = [
+            BenchmarkScore(benchmark=b, value=a + s * theta, source=src)  # type: ignore[arg-type]
+            for b, (a, s) in benches.items()
+        ]
+        return Model(id=mid, name=mid, family="x", benchmarks=scores)
+
+    linking = [model(f"m{i}", t, lines) for i, t in enumerate([-1.5, -0.7, -0.2, 0.3, 0.9, 1.6])]
+    old = model("old", -0.5, easy)  # ARC 55, HellaSwag 66
+    new = model("new", 1.0, hard)  # GPQA 55, SWE-bench 55
+    cal = quality.calibrate([*linking, old, new])
+    assert set(cal.lines) == set(lines)
+    t_old = cal.theta({b: s.value for b in easy if (s := old.benchmark(b))})
+    t_new = cal.theta({b: s.value for b in hard if (s := new.benchmark(b))})
+    assert t_old is not None and t_new is not None and t_new > t_old
+    # exact data: the fitted lines are the true ones up to θ's standardization, so θ order is exact
+    thetas = [cal.theta({b: s.value for b in lines if (s := m.benchmark(b))}) for m in linking]
+    assert thetas == sorted(thetas)
+    value, raw = quality.calibrated_value(cal, {"gpqa_diamond": 45.0, "glue": 80.0})
+    assert raw == ["glue"] and value is not None and 0 < value < 100
+    # too few linked models: no line, scores count as published
+    few = quality.calibrate(linking[:3])
+    assert few.lines == {} and quality.calibrated_value(few, {"gpqa_diamond": 45.0}) == (45.0, ["gpqa_diamond"])

@@ -331,8 +331,9 @@ def _assumptions(req: Requirements) -> list[str]:
         "GPUs in a replica are tensor-parallel (memory, bandwidth and FLOP/s add up).",
         "Memory: weights + KV cache of one request at the needed context + 512 MiB runtime overhead per GPU; "
         f"up to {deploy.MAX_BATCH} concurrent sequences as the KV budget allows.",
-        "Quality: weighted mean of each task category's benchmarks (0–100; MT-Bench × 10); a score measured here "
-        "replaces the reported one; a category with no score counts at the lowest value in the catalog.",
+        "Quality: per task category, its benchmarks calibrated onto one scale (a one-factor fit over the catalog's "
+        "reported scores, models released by the decision date), 100 × Φ(θ); weighted mean over categories; a score "
+        "measured here replaces the reported one; a category with no score counts at the lowest value in the catalog.",
         "Scores of different shots/methods are compared as published (see each score's shots and method).",
         "Criteria are scored 0–1 among candidates (log scale for cost, latency and context"
         + ("; cost as 1 − cost/budget" if req.budget_usd_per_month else "")

@@ -98,6 +98,18 @@ class Calibration:
         return f"one-factor fit over {self.models} catalog models and {len(self.lines)} benchmarks"
 
 
+def _fit_line(theta: np.ndarray, values: np.ndarray, seen: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares a + s·θ through one benchmark's scores; None when too few or not increasing."""
+    if seen.sum() < MIN_LINKED:
+        return None
+    t, v = theta[seen], values[seen]
+    var = float(np.var(t))
+    if var <= 0:
+        return None
+    slope = float(np.mean((t - t.mean()) * (v - v.mean()))) / var
+    return (float(v.mean()) - slope * float(t.mean()), slope) if slope > 0 else None
+
+
 def calibrate(models: Iterable[Model]) -> Calibration:
     """Fit score ≈ a_b + s_b · θ_m on every reported score of the catalog (θ: mean 0, sd 1)."""
     rows: list[dict[str, float]] = []
@@ -116,38 +128,19 @@ def calibrate(models: Iterable[Model]) -> Calibration:
     seen = ~np.isnan(x)
     z = (x - np.nanmean(x, axis=0)) / np.where(np.nanstd(x, axis=0) > 0, np.nanstd(x, axis=0), 1.0)
     theta = np.nanmean(z, axis=1)
-    a = np.full(len(benches), np.nan)
-    slope = np.full(len(benches), np.nan)
-    for _ in range(_FIT_ROUNDS):
-        for j in range(len(benches)):
-            k = seen[:, j]
-            if k.sum() < MIN_LINKED:
-                continue
-            t, v = theta[k], x[k, j]
-            var = float(np.var(t))
-            if var <= 0:
-                continue
-            slope[j] = float(np.mean((t - t.mean()) * (v - v.mean()))) / var
-            a[j] = float(v.mean()) - slope[j] * float(t.mean())
-        ok = ~np.isnan(a) & (slope > 0)
+    lines: dict[str, tuple[float, float]] = {}
+    for round_ in range(_FIT_ROUNDS + 1):
+        lines = {b: line for j, b in enumerate(benches) if (line := _fit_line(theta, x[:, j], seen[:, j]))}
+        if round_ == _FIT_ROUNDS:
+            break  # the lines of the normalized θ of the last round
+        a = np.array([lines[b][0] if b in lines else np.nan for b in benches])
+        slope = np.array([lines[b][1] if b in lines else np.nan for b in benches])
+        ok = ~np.isnan(a)
         for i in range(len(rows)):
             k = seen[i] & ok
             if k.any():
                 theta[i] = float(np.sum(slope[k] * (x[i, k] - a[k])) / np.sum(slope[k] ** 2))
         theta = (theta - theta.mean()) / (theta.std() or 1.0)
-    # the lines of the last round, refitted on the normalized θ
-    lines: dict[str, tuple[float, float]] = {}
-    for j, b in enumerate(benches):
-        k = seen[:, j]
-        if k.sum() < MIN_LINKED:
-            continue
-        t, v = theta[k], x[k, j]
-        var = float(np.var(t))
-        if var <= 0:
-            continue
-        s_b = float(np.mean((t - t.mean()) * (v - v.mean()))) / var
-        if s_b > 0:
-            lines[b] = (float(v.mean()) - s_b * float(t.mean()), s_b)
     return Calibration(lines=lines, models=len(rows))
 
 
