@@ -2,7 +2,7 @@
 
 One function answers for everyone (catalog table, cost, advisor, web), so a date replays the
 market as it stood: a model released later did not exist, a shutdown already passed means the API
-no longer answers. Undisclosed stays undisclosed: no block is never read as "active".
+no longer answers. Undisclosed stays undisclosed: a missing block is never read as "active".
 """
 
 from __future__ import annotations
