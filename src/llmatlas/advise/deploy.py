@@ -206,7 +206,9 @@ def _option(model: Model, req: Requirements, rig: Rig, k: int, quant: str, api_r
     if monthly is None and rig.owned and rig.gpu_hour_usd is None:
         notes.append("owned hardware: no rental cost counted (give gpu_hour_usd to count power and amortization)")
     if quant.upper().startswith(("Q", "INT")):
-        notes.append(f"{quant} weights: published scores are for 16-bit weights; expect a small loss")
+        native = next((q.name for q in model.quantizations if q.native), None)
+        released = f"the released {native} weights" if native else "16-bit weights"
+        notes.append(f"{quant} weights: published scores are for {released}; expect a small loss")
     return SelfHostPlan(
         hardware=rig.hw.id,
         hardware_name=rig.hw.name,
