@@ -36,8 +36,8 @@ TaskCategory = Literal[
 Criterion = Literal["quality", "cost", "speed", "context", "languages"]
 CRITERIA: tuple[Criterion, ...] = ("quality", "cost", "speed", "context", "languages")
 
-PosFloat = Annotated[float, Field(gt=0)]
-Weight = Annotated[float, Field(ge=0)]
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -49,7 +49,7 @@ class _Strict(BaseModel):
 class Workload(_Strict):
     """Traffic the application sends; tokens are per request."""
 
-    requests_per_day: PosFloat
+    requests_per_day: Annotated[PosFloat, Field(le=1e12, description="Up to a trillion requests a day.")]
     input_tokens: int = Field(ge=1)
     output_tokens: int = Field(ge=1, description="At least 1: a classifier's label is one token.")
     cached_input_tokens: int = Field(0, ge=0, description="Of the input, tokens an API can serve from its cache.")
@@ -72,7 +72,36 @@ class HardwareSpec(_Strict):
     count: int = Field(1, ge=1, le=64)
     memory: str | None = Field(None, description="Memory to fit in when no GPU is named, e.g. 24GB.")
     owned: bool = Field(False, description="Already paid for: no rental cost unless gpu_hour_usd is given.")
-    gpu_hour_usd: float | None = Field(None, ge=0, description="Your cost per GPU-hour (default: the table's).")
+    gpu_hour_usd: float | None = Field(
+        None, ge=0, le=1e6, allow_inf_nan=False, description="Your cost per GPU-hour (default: the table's)."
+    )
+
+    @field_validator("gpu")
+    @classmethod
+    def _known_gpu(cls, value: str | None) -> str | None:
+        """A GPU name the hardware table knows (the error then names this file and line)."""
+        if value is None:
+            return value
+        from llmatlas.estimate.hardware import get_hardware
+
+        try:
+            get_hardware(value)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from llmatlas.estimate.hardware import parse_size
+
+        try:
+            parse_size(value)
+        except InputError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> HardwareSpec:

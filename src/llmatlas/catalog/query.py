@@ -90,12 +90,32 @@ def _bad(msg: str, expr: str) -> InputError:
     return InputError(f"{msg} in --where '{expr}'", field="where")
 
 
+MAX_WHERE_CHARS = 2000
+MAX_WHERE_DEPTH = 40
+
+
+def _depth(node: ast.AST) -> int:
+    """Nesting depth of an expression tree (iterative: a hostile one must not exhaust the stack)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(n))
+    return deepest
+
+
 def compile_where(expr: str) -> Callable[[dict[str, Any]], bool]:
     """Parse ``expr`` once; the returned predicate evaluates it against a row."""
+    if len(expr) > MAX_WHERE_CHARS:
+        raise _bad(f"expression longer than {MAX_WHERE_CHARS} characters", expr[:40] + "…")
     try:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as exc:
         raise _bad(f"syntax error ({exc.msg})", expr) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise _bad("expression nested too deeply", expr[:40] + "…") from None
+    if _depth(tree) > MAX_WHERE_DEPTH:
+        raise _bad(f"expression nested more than {MAX_WHERE_DEPTH} levels", expr[:40] + "…")
 
     def ev(node: ast.AST, r: dict[str, Any]) -> Any:
         if isinstance(node, ast.Expression):

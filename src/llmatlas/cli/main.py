@@ -482,14 +482,17 @@ def breakeven(
     api_model: Annotated[str, typer.Argument(help="API model to compare against, e.g. gpt-4o.")],
     open_model: Annotated[str, typer.Argument(help="Open-weights model to self-host, e.g. llama-3-70b-instruct.")],
     gpu: Annotated[str, typer.Option(help="GPU to rent (see `llmatlas gpus`).")] = "h100-sxm",
-    gpu_hour_usd: Annotated[float | None, typer.Option(help="Price per GPU-hour (default: table's).")] = None,
+    gpu_hour_usd: Annotated[
+        float | None, typer.Option(min=0, max=1e6, help="Price per GPU-hour (default: table's).")
+    ] = None,
     quant: Annotated[str, typer.Option(help="Quantization of the self-hosted model.")] = "fp16",
-    requests_per_month: Annotated[float, typer.Option(min=0)] = 1_000_000,
+    requests_per_month: Annotated[float, typer.Option(min=0, max=1e15)] = 1_000_000,
     input_tokens: Annotated[int, typer.Option(min=0)] = 1000,
     output_tokens: Annotated[int, typer.Option(min=1)] = 300,
     batch: Annotated[int, typer.Option(min=1, help="Concurrent sequences per GPU.")] = 16,
     throughput: Annotated[
-        float | None, typer.Option(help="Measured output tok/s per GPU (default: roofline bound × 0.5).")
+        float | None,
+        typer.Option(min=1e-6, max=1e9, help="Measured output tok/s per GPU (default: roofline bound × 0.5)."),
     ] = None,
     utilization: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.6,
     json_out: JsonOpt = False,

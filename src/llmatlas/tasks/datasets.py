@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.paths import user_dir
@@ -64,19 +64,77 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+MAX_JSON_DEPTH = 64  # nesting of one data line (json.loads recurses and would exhaust the stack)
+
+
+def _json_depth(line: str) -> int:
+    """Deepest bracket nesting of a JSON line, outside strings (a cheap scan before parsing)."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in line:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) pairs; a line that is not a JSON object is an InputError."""
-    with path.open(encoding="utf-8-sig") as f:  # a BOM from a spreadsheet export is not an error
-        for lineno, line in enumerate(f, 1):
+    """(line number, object) pairs; a line that is not a JSON object, is not UTF-8 or nests too
+    deeply is an InputError naming the file and line."""
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a spreadsheet's BOM is not an error
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 text (byte {exc.start + 1})", path=path, line=lineno) from None
             if not line.strip():
                 continue
+            if _json_depth(line) > MAX_JSON_DEPTH:
+                raise InputError(f"JSON nested more than {MAX_JSON_DEPTH} levels", path=path, line=lineno)
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno) from None
+            except RecursionError:
+                raise InputError("JSON nested too deeply", path=path, line=lineno) from None
             if not isinstance(obj, dict):
                 raise InputError("each line must be a JSON object", path=path, line=lineno)
             yield lineno, obj
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+D = TypeVar("D", bound=_HasId)
+
+
+def converted(
+    rows: Iterator[tuple[int, dict[str, Any]]], convert: Callable[[dict[str, Any], int], D], path: Path
+) -> list[D]:
+    """Each row converted to an item; two items with one id are an InputError (the journal keys
+    samples by id, so a duplicate would either be lost or fail mid-run)."""
+    out: list[D] = []
+    first: dict[str, int] = {}
+    for line, row in rows:
+        item = convert(row, line)
+        if item.id in first:
+            raise InputError(f"duplicate item id '{item.id}' (first on line {first[item.id]})", path=path, line=line)
+        first[item.id] = line
+        out.append(item)
+    return out
 
 
 def field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], path: Path, line: int) -> Any:

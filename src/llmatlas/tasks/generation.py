@@ -17,7 +17,7 @@ from typing import Any
 
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.errors import InputError
-from llmatlas.tasks.datasets import DataSource, find_file, hub_rows, read_jsonl, sha256_file
+from llmatlas.tasks.datasets import DataSource, converted, find_file, hub_rows, read_jsonl, sha256_file
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class GenerationTask:
     ) -> tuple[list[GenDoc], DataSource] | None:
         path = find_file(files, data_dir) if files else None
         if path is not None:
-            return [self.convert(row, path, line) for line, row in read_jsonl(path)], DataSource(
+            return converted(read_jsonl(path), lambda row, line: self.convert(row, path, line), path), DataSource(
                 "file", str(path), sha256_file(path)
             )
         if hub is None:

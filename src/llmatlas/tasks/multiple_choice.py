@@ -18,7 +18,7 @@ import yaml
 
 from llmatlas.errors import InputError
 from llmatlas.tasks.base import Doc, MultipleChoiceTask
-from llmatlas.tasks.datasets import DataSource, field, find_file, hub_rows, read_jsonl, sha256_file
+from llmatlas.tasks.datasets import DataSource, converted, field, find_file, hub_rows, read_jsonl, sha256_file
 
 LETTERS = ("A", "B", "C", "D")
 
@@ -76,7 +76,7 @@ class LocalOrHubTask(MultipleChoiceTask):
     ) -> tuple[list[Doc], DataSource]:
         path = find_file(files, data_dir)
         if path is not None:
-            docs = [self.convert(row, path, line) for line, row in read_jsonl(path)]
+            docs = converted(read_jsonl(path), lambda row, line: self.convert(row, path, line), path)
             return docs, DataSource("file", str(path), sha256_file(path))
         if hub is None:
             return [], DataSource("none", "")
