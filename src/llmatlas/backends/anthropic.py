@@ -68,7 +68,7 @@ def _stream_error(event: dict[str, Any]) -> tuple[str, bool] | None:
     if not isinstance(err, dict):
         return "error event", True
     kind = str(err.get("type") or "error")
-    return f"{kind}: {err.get('message', '')}"[:300], kind in TRANSIENT_ERRORS
+    return f"{kind}: {err.get('message', '')}", kind in TRANSIENT_ERRORS  # shortened after redaction
 
 
 STREAM = SSEFormat(first_token=_has_text, is_end=_is_stop, error_of=_stream_error, end_name="message_stop")
@@ -137,7 +137,7 @@ class AnthropicBackend(APIBackend):
         except (KeyError, TypeError, AttributeError) as exc:
             return self._bad_shape(resp, exc)
         return Generation(
-            text=text,
+            text=self.pool.redact(text),  # a model that echoes its request must not echo the key
             input_tokens=inp,
             output_tokens=outp,
             latency_s=resp.latency_s,

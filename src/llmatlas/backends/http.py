@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 import json
@@ -150,24 +151,32 @@ def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     return clean, (unquote(parts.username or ""), unquote(parts.password or ""))
 
 
-def _error_message(body: bytes) -> str:
+MAX_ERROR_CHARS = 300
+
+
+def _error_message(body: bytes, redact: Callable[[str], str] = lambda t: t) -> str:
     """The human part of an error body: OpenAI ``{"error": {"message"}}``, Anthropic
-    ``{"type": "error", "error": {"type", "message"}}``, else the (shortened) text."""
+    ``{"type": "error", "error": {"type", "message"}}``, else the (shortened) text.
+
+    The whole body is redacted *before* it is shortened: a key that straddles the cut must not
+    survive as a prefix.
+    """
+    text = redact(body.decode("utf-8", "replace"))
     try:
-        data = json.loads(body)
+        data = json.loads(text)
     except ValueError:
-        return body[:300].decode("utf-8", "replace").strip() or "(empty body)"
+        return text[:MAX_ERROR_CHARS].strip() or "(empty body)"
     if isinstance(data, dict):
         err = data.get("error")
         if isinstance(err, dict):
             kind = err.get("type")
             msg = str(err.get("message", ""))
-            return f"{kind}: {msg}" if kind else msg
+            return (f"{kind}: {msg}" if kind else msg)[:MAX_ERROR_CHARS]
         if isinstance(err, str):
-            return err
+            return err[:MAX_ERROR_CHARS]
         if "detail" in data:
-            return str(data["detail"])
-    return json.dumps(data)[:300]
+            return str(data["detail"])[:MAX_ERROR_CHARS]
+    return json.dumps(data)[:MAX_ERROR_CHARS]
 
 
 def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
@@ -304,8 +313,12 @@ class HTTPPool:
         base, userinfo = _split_userinfo(base_url.rstrip("/"))
         self.base_url = base
         secrets = [s for s in (secret, userinfo[1] if userinfo else None) if s]
-        # the percent-encoded form too: a server may echo a key it received in a URL
-        self._secrets = sorted({v for s in secrets for v in (s, quote(s, safe=""))}, key=len, reverse=True)
+        # the percent-encoded form too (a server may echo a key it received in a URL), and the
+        # basic-auth header's base64 of user:password (a model may echo its request headers)
+        forms = {v for s in secrets for v in (s, quote(s, safe=""))}
+        if userinfo and userinfo[1]:
+            forms.add(base64.b64encode(f"{userinfo[0]}:{userinfo[1]}".encode()).decode("ascii"))
+        self._secrets = sorted(forms, key=len, reverse=True)
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
@@ -328,6 +341,17 @@ class HTTPPool:
         for s in self._secrets:
             text = text.replace(s, REDACTED)
         return text
+
+    def held_tail(self, text: str) -> int:
+        """Length of the longest end of ``text`` that starts a secret: a streamed piece keeps it back
+        until the next piece says whether the secret follows."""
+        longest = 0
+        for secret in self._secrets:
+            for n in range(min(len(secret) - 1, len(text)), longest, -1):
+                if text.endswith(secret[:n]):
+                    longest = n
+                    break
+        return longest
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
@@ -366,18 +390,18 @@ class HTTPPool:
                         extra = {"total_s": time.perf_counter() - t_all}
                         return Response(data, None, attempt, latency, extra, ttft_s=ttft)
                     raw = resp.read()
-                    last = RequestError(resp.status_code, self.redact(_error_message(raw)), attempt)
+                    last = RequestError(resp.status_code, _error_message(raw, self.redact), attempt)
                     if not _should_retry(resp.status_code, resp.headers):
                         break
                     wait = _server_wait(resp.headers)
             except _Invalid as exc:  # truncated/invalid JSON: transient more often than not
-                last = RequestError(200, self.redact(str(exc)), attempt)
+                last = RequestError(200, self.redact(str(exc))[:MAX_ERROR_CHARS], attempt)
                 if not exc.retryable:
                     break
             except httpx.TimeoutException as exc:
                 last = RequestError(None, self.redact(f"timeout: {type(exc).__name__}"), attempt)
             except httpx.TransportError as exc:
-                last = RequestError(None, self.redact(f"{type(exc).__name__}: {exc}"), attempt)
+                last = RequestError(None, self.redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS], attempt)
             if attempt == self.max_attempts:
                 break
             delay = self.backoff(attempt) if wait is None else min(wait, self.retry_after_max_s)
@@ -540,13 +564,22 @@ class APIBackend(Backend):
                 events.put(Response(None, RequestError(None, self.pool.redact(repr(exc)), 1), 1, 0.0))
 
         threading.Thread(target=work, daemon=True, name="llmatlas-stream").start()
+        # Pieces are redacted as one text: an end that could be the start of a secret is held back
+        # until more arrives, so a key split across two events is caught too.
+        pending = ""
         while True:
             item = events.get()
             if isinstance(item, Response):
+                if pending:
+                    yield self.pool.redact(pending)
                 yield finish(item)
                 return
             if item:
-                yield item
+                pending = self.pool.redact(pending + item)
+                cut = len(pending) - self.pool.held_tail(pending)
+                if cut > 0:
+                    yield pending[:cut]
+                    pending = pending[cut:]
 
     def _record(self, resp: Response) -> Generation | None:
         """Count the response; a failed Generation for a recorded error (None when it has data)."""
@@ -569,6 +602,6 @@ class APIBackend(Backend):
 
     def _bad_shape(self, resp: Response, exc: BaseException) -> Generation:
         """A 200 response without the fields the provider documents: recorded, not retried."""
-        message = self.pool.redact(f"unexpected response shape: {type(exc).__name__}: {exc}"[:300])
+        message = self.pool.redact(f"unexpected response shape: {type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
         err = RequestError(200, message, resp.attempts)
         return self._failed(err, resp.latency_s)

@@ -95,11 +95,11 @@ def _stream_error(event: dict[str, Any]) -> tuple[str, bool] | None:
     if err is None:
         return None
     if not isinstance(err, dict):
-        return str(err)[:300], True
+        return str(err), True  # shortened after redaction (HTTPPool)
     code = str(err.get("code", ""))
     status = int(code) if code.isdigit() else None
     retryable = status is None or not 400 <= status < 500 or status in (408, 429)
-    return str(err.get("message") or err.get("type") or "error")[:300], retryable
+    return str(err.get("message") or err.get("type") or "error"), retryable
 
 
 def _stream_problem(events: list[dict[str, Any]]) -> str | None:
@@ -212,7 +212,7 @@ class OpenAIBackend(APIBackend):
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             return self._bad_shape(resp, exc)
         return Generation(
-            text=text or "",
+            text=self.pool.redact(text or ""),  # a model that echoes its request must not echo the key
             input_tokens=inp,
             output_tokens=outp,
             latency_s=resp.latency_s,

@@ -8,6 +8,7 @@ target as a query string: ``llama:model.gguf?threads=1&n_ctx=4096``, ``hf:DIR?dt
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,14 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 }
 
 ALIASES = {"smollm2": ("llama", "smollm2"), "qwen2.5-coder-0.5b": ("llama", "qwen2.5-coder-0.5b")}
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@?#&\s]*@")
+
+
+def public_spec(spec: str) -> str:
+    """The spec as it may be shown or stored: credentials in a URL (``http://user:KEY@host``) removed."""
+    return _USERINFO.sub("", spec)
 
 
 def parse_spec(spec: str) -> tuple[str, str]:

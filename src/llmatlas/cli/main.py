@@ -947,6 +947,7 @@ def serve(
         import uvicorn
     except ImportError:
         raise LlmatlasError("the web UI needs FastAPI and uvicorn: pip install 'llmatlas[web]'") from None
+    from llmatlas.backends.registry import public_spec
     from llmatlas.web.app import LOOPBACK, Settings, create_app, default_models
 
     if host not in LOOPBACK and not token:
@@ -961,7 +962,7 @@ def serve(
         )
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     console.print(f"llmatlas web UI: [bold]{url}{'?token=' + token if token else ''}[/bold]  (API docs: {url}docs)")
-    console.print(f"models: {', '.join(settings.models)}")
+    console.print(f"models: {', '.join(public_spec(m) for m in settings.models)}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 

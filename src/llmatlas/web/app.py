@@ -31,7 +31,7 @@ from llmatlas.advise.measured import catalog_id_for_spec, stored_results
 from llmatlas.arena.ratings import Rating, ratings_with_ci
 from llmatlas.arena.store import ArenaStore
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
-from llmatlas.backends.registry import load_backend, parse_spec
+from llmatlas.backends.registry import load_backend, parse_spec, public_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.query import row, select
@@ -114,10 +114,13 @@ class Pool:
     thread-safe), any number of backends in parallel."""
 
     def __init__(self, specs: list[str], catalog: Catalog) -> None:
-        self.specs = specs
+        # Outside this class a backend is known by its public spec (credentials in a URL removed):
+        # that is what the API returns, the arena stores and the console prints.
+        self._real = {public_spec(spec): spec for spec in reversed(specs)}
+        self.specs = list(dict.fromkeys(public_spec(spec) for spec in specs))
         self.catalog = catalog
         self._backends: dict[str, Backend] = {}
-        self._locks: dict[str, threading.Lock] = {spec: threading.Lock() for spec in specs}
+        self._locks: dict[str, threading.Lock] = {spec: threading.Lock() for spec in self.specs}
         self._guard = threading.Lock()
 
     def describe(self) -> list[BackendSpec]:
@@ -137,7 +140,7 @@ class Pool:
         with self._guard:
             if spec not in self._backends:
                 try:
-                    self._backends[spec] = load_backend(spec)
+                    self._backends[spec] = load_backend(self._real[spec])
                 except LlmatlasError as exc:
                     raise HTTPException(503, scrub(str(exc))) from None
             return self._backends[spec], self._locks[spec]
