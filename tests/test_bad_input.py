@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -170,3 +171,45 @@ def test_unknown_gpu_in_requirements_names_file_and_line(tmp_path: Path) -> None
     code, out = cli("recommend", str(req))
     assert_clean_exit(code, out)
     assert "r.yaml:6" in out and "hosting.hardware.gpu" in out and "rtx-4090" in out
+
+
+# --------------------------------------------------------------------------- backend options
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("llama:smollm2?threads=abc", "'threads' must be int in 1..1,024"),
+        ("smollm2?thread=2", "unknown llama option 'thread'; did you mean threads?"),
+        ("smollm2?n_ctx=99999999999", "'n_ctx' must be int in 16..1,048,576"),
+        ("openai:x?max_attempts=1e20", "'max_attempts' must be int in 1..20"),
+        ("openai:x?concurrency=0", "'concurrency' must be int in 1..256"),
+        ("openai:x?timeout=nan", "'timeout' must be float"),
+        ("openai:x?timeout=-1", "'timeout' must be float"),
+        ("openai:x?base_url=http://h:99999/v1", "not a valid URL"),
+        ("openai:x?base_url=http://[::1/v1", "not a valid URL"),
+        ("openai:x?base_url=ftp://h/v1", "must be an http(s) URL"),
+        ("openai:x?logprobs=maybe", "'logprobs' must be"),
+        ("openai:x?retries=0", "unknown openai option 'retries'"),
+        ("anthropic:x?stream=perhaps", "'stream' must be bool"),
+        ("mock:a?delay=-1", "'delay' must be float in 0..60"),
+        ("mock:a?fail_every=abc", "'fail_every' must be int"),
+        ("mock:a?replies=/nonexistent/replies.json", "replies file unreadable"),
+        ("mock:a?bias=gold", "unknown mock option 'bias'"),
+    ],
+)
+def test_backend_options_are_checked(spec: str, words: str) -> None:
+    from llmatlas.backends.registry import load_backend
+
+    with pytest.raises(InputError, match=re.escape(words)):
+        load_backend(spec)
+    code, out = cli("eval", "--model", spec, "--task", "arc_easy", "--limit", "1")
+    assert_clean_exit(code, out)
+
+
+def test_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    code, out = cli("eval", "--model", f"hf:{tmp_path}", "--task", "arc_easy", "--limit", "1")
+    assert_clean_exit(code, out)
+    assert "cannot load" in out

@@ -85,12 +85,12 @@ def all_files(root: Path) -> str:
 
 def test_backend_outputs_errors_and_streams_are_redacted(echo: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    be = load_backend(f"openai:gpt-x?base_url={echo}&retries=0&timeout=5")
+    be = load_backend(f"openai:gpt-x?base_url={echo}&max_attempts=1&timeout=5")
     (gen,) = be.generate([GenerationRequest("hi", max_tokens=8)])
     assert gen.error is None and "[redacted]" in gen.text and not leaked(gen.text)
     pieces = [p for p in be.stream(GenerationRequest("hi", max_tokens=8)) if isinstance(p, str)]
     assert len(pieces) >= 1 and "[redacted]" in "".join(pieces) and not leaked(" ".join(pieces))
-    fail = load_backend(f"openai:fail?base_url={echo}&retries=0&timeout=5")
+    fail = load_backend(f"openai:fail?base_url={echo}&max_attempts=1&timeout=5")
     (bad,) = fail.generate([GenerationRequest("hi", max_tokens=8)])
     assert bad.error and not leaked(bad.error), bad.error
     be.close()
@@ -100,7 +100,7 @@ def test_backend_outputs_errors_and_streams_are_redacted(echo: str, monkeypatch:
 def test_credentials_in_base_url_are_never_shown(echo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     host = echo.replace("http://", f"http://user:{URL_PASSWORD}@")
-    spec = f"openai:gpt-x?base_url={host}&retries=0&timeout=5"
+    spec = f"openai:gpt-x?base_url={host}&max_attempts=1&timeout=5"
     assert URL_PASSWORD not in public_spec(spec) and public_spec(spec).startswith("openai:gpt-x?base_url=http://127")
     arena = tmp_path / "arena.sqlite"
     texts: list[str] = []
@@ -133,7 +133,7 @@ def test_cli_journal_samples_and_console_hold_no_key(
         [
             "eval",
             "--model",
-            f"openai:gpt-x?base_url={echo}&retries=0&timeout=5",
+            f"openai:gpt-x?base_url={echo}&max_attempts=1&timeout=5",
             "--task",
             str(EXAMPLES / "capitals.yaml"),
             "--limit",

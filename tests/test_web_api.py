@@ -142,7 +142,7 @@ def test_no_api_key_reaches_the_browser(tmp_path: Path, monkeypatch: pytest.Monk
     with socket.socket() as s:  # a port nobody listens on: the request fails
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
-    spec = f"openai:gpt-4o?base_url=http://127.0.0.1:{dead}/v1&retries=0&timeout=2"
+    spec = f"openai:gpt-4o?base_url=http://127.0.0.1:{dead}/v1&max_attempts=1&timeout=2"
     with TestClient(create_app(settings(tmp_path, models=["mock:alpha", spec]))) as c:
         texts = [c.get("/api/backends").text, c.get("/api/models/gpt-4o").text]
         texts.append(c.post("/api/generate", json={"model": spec, "prompt": "hi", "max_tokens": 4}).text)

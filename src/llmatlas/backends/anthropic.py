@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from llmatlas.backends.base import (
     BackendInfo,
@@ -35,6 +35,7 @@ from llmatlas.backends.base import (
     Progress,
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
+from llmatlas.backends.options import API_OPTIONS, Opt
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -76,6 +77,9 @@ STREAM = SSEFormat(first_token=_has_text, is_end=_is_stop, error_of=_stream_erro
 
 class AnthropicBackend(APIBackend):
     name = "anthropic"
+    OPTIONS: ClassVar[dict[str, Opt]] = API_OPTIONS | {
+        "anthropic_version": Opt("str", "anthropic-version header"),
+    }
     mc_method = "generation"
 
     def __init__(self, target: str, **options: Any) -> None:

@@ -15,9 +15,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
+
+from llmatlas.backends.options import Opt
 
 Progress = Callable[[int], None]
 
@@ -111,6 +113,7 @@ class Backend(ABC):
     """A model the engine can score and query. Subclasses are small: one module each."""
 
     name: str = "base"
+    OPTIONS: ClassVar[dict[str, Opt]] = {}  # what ``SPEC?key=value`` may set (checked by load_backend)
     #: "loglikelihood" when the backend returns real log-probs; "generation" when multiple
     #: choice is answered by generating a letter (API models without prompt log-probs).
     mc_method: str = "loglikelihood"

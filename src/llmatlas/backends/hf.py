@@ -32,7 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import torch
 import transformers
@@ -47,6 +47,7 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
+from llmatlas.backends.options import Opt
 from llmatlas.errors import InputError
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -121,6 +122,19 @@ class _Unit:
 
 class HFBackend(Backend):
     name = "hf"
+    OPTIONS: ClassVar[dict[str, Opt]] = {
+        "device": Opt("str", "auto, cpu, cuda, cuda:N or mps"),
+        "dtype": Opt("str", "float32, float16, bfloat16 or auto"),
+        "batch_tokens": Opt("int", "token budget per forward pass", 16, 10_000_000),
+        "attn_implementation": Opt("str", "attention kernel", choices=("eager", "sdpa")),
+        "gguf_file": Opt("str", "a GGUF file inside the model folder"),
+        "add_bos_token": Opt("bool", "prepend BOS (default: the tokenizer's)"),
+        "seed": Opt("int", "sampling seed", 0, 2**32 - 1),
+        "threads": Opt("int", "torch CPU threads", 1, 1024),
+        "trust_remote_code": Opt("bool", "run the model repository's own code"),
+        "fused_norm": Opt("bool", "fused RMSNorm on CPU float32"),
+        "max_length": Opt("int", "longest sequence in tokens", 1, 10_000_000),
+    }
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
@@ -162,11 +176,17 @@ class HFBackend(Backend):
             common["local_files_only"] = True
         if self.gguf_file:
             common["gguf_file"] = self.gguf_file
-        self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(self.model_ref, **common)
         dtype_key = "dtype" if _version_at_least(transformers.__version__, (4, 56)) else "torch_dtype"
         model_kwargs = common | {dtype_key: self.dtype, "attn_implementation": self.attn_implementation}
-        # typed Any: transformers' own annotations of from_pretrained/to are not usable under --strict
-        self.model: Any = cast(Any, transformers.AutoModelForCausalLM.from_pretrained(self.model_ref, **model_kwargs))
+        try:
+            self.tokenizer: Any = transformers.AutoTokenizer.from_pretrained(self.model_ref, **common)
+            # typed Any: transformers' own annotations of from_pretrained/to are not usable under --strict
+            self.model: Any = cast(
+                Any, transformers.AutoModelForCausalLM.from_pretrained(self.model_ref, **model_kwargs)
+            )
+        except (OSError, ValueError, KeyError) as exc:  # a folder that is not a causal LM, a missing file
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"cannot load '{target}' as a Hugging Face causal LM: {first}", field="model") from None
         self.model.to(self.device)
         self.model.eval()
         self.fused_norms = 0

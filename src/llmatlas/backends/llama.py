@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.embedded import EMBEDDED_ALIAS, PARTED, packaged_model_path
+from llmatlas.backends.options import Opt
 from llmatlas.errors import InputError
 
 
@@ -48,6 +49,12 @@ def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 class LlamaBackend(Backend):
     name = "llama"
+    OPTIONS: ClassVar[dict[str, Opt]] = {
+        "n_ctx": Opt("int", "context window in tokens", 16, 1_048_576),
+        "n_batch": Opt("int", "prompt tokens per llama.cpp batch", 1, 65_536),
+        "threads": Opt("int", "CPU threads", 1, 1024),
+        "seed": Opt("int", "sampling seed", 0, 2**32 - 1),
+    }
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)

@@ -1,7 +1,7 @@
 """A deterministic fake model for tests: log-probs come from a hash of (prefix, token).
 
 Tokens are whitespace-delimited words (a space starts a new token), so shared-context and
-per-choice scoring see the same token sequences. ``mock:TARGET?delay=0.01&bias=gold`` options:
+per-choice scoring see the same token sequences. ``mock:TARGET?delay=0.01`` options:
 ``delay`` sleeps per question (to test kill/resume), ``fail_every`` raises on every Nth call,
 ``replies`` names a JSON file of {prompt substring: reply} for scripted generations.
 """
@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from llmatlas.backends.base import (
@@ -28,6 +28,8 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
+from llmatlas.backends.options import Opt, check_options
+from llmatlas.errors import InputError
 
 VOCAB = 50
 
@@ -51,16 +53,28 @@ def _bucket(token: str) -> int:
 
 class MockBackend(Backend):
     name = "mock"
+    OPTIONS: ClassVar[dict[str, Opt]] = {
+        "delay": Opt("float", "seconds slept per question or generation", 0, 60),
+        "fail_every": Opt("int", "raise on every Nth call (0: never)", 0, 1_000_000_000),
+        "replies": Opt("str", "JSON file of {prompt substring: reply}"),
+    }
 
     def __init__(self, target: str, **options: Any) -> None:
         name, _, query = target.partition("?")
-        opts = dict(parse_qsl(query)) | {k: str(v) for k, v in options.items()}
+        opts = check_options("mock", self.OPTIONS, dict(parse_qsl(query)) | dict(options))
         super().__init__(name, **opts)
         self.delay = float(opts.get("delay", 0.0))
         self.fail_every = int(opts.get("fail_every", 0))
         self.replies: dict[str, str] = {}
         if opts.get("replies"):
-            self.replies = json.loads(Path(opts["replies"]).read_text(encoding="utf-8"))
+            path = Path(opts["replies"])
+            try:
+                replies = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise InputError(f"mock replies file unreadable: {exc}", path=path, field="replies") from None
+            if not isinstance(replies, dict) or not all(isinstance(v, str) for v in replies.values()):
+                raise InputError("mock replies must be a JSON object of strings", path=path, field="replies")
+            self.replies = replies
         self.calls = 0
 
     def info(self) -> BackendInfo:

@@ -44,7 +44,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from llmatlas.backends.base import (
     BackendInfo,
@@ -56,6 +56,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
+from llmatlas.backends.options import API_OPTIONS, Opt
 from llmatlas.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -136,6 +137,9 @@ def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int],
 
 class OpenAIBackend(APIBackend):
     name = "openai"
+    OPTIONS: ClassVar[dict[str, Opt]] = API_OPTIONS | {
+        "logprobs": Opt("str", "prompt log-probs for multiple choice", choices=("", "prompt", "auto", "none")),
+    }
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
