@@ -213,3 +213,29 @@ def test_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
     code, out = cli("eval", "--model", f"hf:{tmp_path}", "--task", "arc_easy", "--limit", "1")
     assert_clean_exit(code, out)
     assert "cannot load" in out
+
+
+# --------------------------------------------------------------------------- web
+
+
+def test_web_bounded_422_nan_and_secured_401(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from llmatlas.web.app import MAX_ECHO, Settings, create_app
+
+    cfg = Settings(models=["mock:a", "mock:b"], arena_path=str(tmp_path / "arena.sqlite"))
+    with TestClient(create_app(cfg), raise_server_exceptions=False) as c:
+        r = c.post(
+            "/api/generate",
+            content='{"model": "mock:a", "prompt": "hi", "temperature": NaN}',
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "temperature"]
+        huge = "x" * 10_000_000
+        r = c.post("/api/generate", json={"model": "mock:a", "prompt": huge})
+        assert r.status_code == 422 and len(r.content) < MAX_ECHO + 500
+    exposed = Settings(models=["mock:a"], arena_path=str(tmp_path / "a2.sqlite"), token="t0k3n", host="0.0.0.0")
+    with TestClient(create_app(exposed)) as c:
+        r = c.get("/api/models")
+        assert r.status_code == 401
+        assert "script-src" in r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -179,6 +181,32 @@ def _status_matches(r: dict[str, Any], status: str) -> bool:
     return bool(r["status"] == status)
 
 
+MAX_ECHO = 200  # characters of an invalid input a 422 repeats
+
+
+def _secured(response: Response, request: Request) -> Response:
+    """The security headers every reply carries, the token guard's 401 included."""
+    if request.url.path not in API_DOC_PAGES:  # FastAPI's Swagger/ReDoc pages load their own scripts
+        response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _bounded_error(err: Any) -> dict[str, Any]:
+    """One validation error with its input cut to ``MAX_ECHO`` characters and made JSON-safe."""
+    out = {k: v for k, v in dict(err).items() if k in ("type", "loc", "msg")}
+    value = err.get("input")
+    if isinstance(value, float) and not math.isfinite(value):
+        out["input"] = str(value)
+    elif isinstance(value, str | int | float | bool) or value is None:
+        out["input"] = value[:MAX_ECHO] + "…" if isinstance(value, str) and len(value) > MAX_ECHO else value
+    else:
+        text = json.dumps(value, default=str, allow_nan=True)
+        out["input"] = text[:MAX_ECHO] + ("…" if len(text) > MAX_ECHO else "")
+    return out
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; tests build it directly, ``llmatlas serve`` runs it with uvicorn."""
     cfg = settings or Settings()
@@ -206,15 +234,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
             sent = sent or request.cookies.get("llmatlas_token", "") or request.query_params.get("token", "")
             if not secrets.compare_digest(sent, cfg.token):
-                return JSONResponse({"detail": "missing or wrong token (printed by `llmatlas serve`)"}, 401)
+                denied = JSONResponse({"detail": "missing or wrong token (printed by `llmatlas serve`)"}, 401)
+                return _secured(denied, request)
         response = await call_next(request)
-        if request.url.path not in API_DOC_PAGES:  # FastAPI's Swagger/ReDoc pages load their own scripts
-            response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        _secured(response, request)
         if cfg.token and request.query_params.get("token") == cfg.token:
             response.set_cookie("llmatlas_token", cfg.token, httponly=True, samesite="strict")
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        """422 in FastAPI's shape, but bounded: the offending input is shortened, never echoed whole,
+        and a value JSON cannot carry (NaN, Infinity) is described instead of crashing the reply."""
+        return JSONResponse({"detail": [_bounded_error(e) for e in exc.errors()[:20]]}, 422)
 
     # ------------------------------------------------------------------ catalog and estimators
 
