@@ -239,3 +239,31 @@ def test_web_bounded_422_nan_and_secured_401(tmp_path: Path) -> None:
         r = c.get("/api/models")
         assert r.status_code == 401
         assert "script-src" in r.headers["content-security-policy"] and r.headers["x-content-type-options"] == "nosniff"
+
+
+# --------------------------------------------------------------------------- one journal, two writers
+
+
+def test_second_writer_of_a_run_exits_2_and_the_first_finishes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rows = [{**ROW, "id": f"q{i}"} for i in range(30)]
+    (tmp_path / "arc_easy_test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    journal = tmp_path / "runs.sqlite"
+    cmd = [sys.executable, "-m", "llmatlas.cli.main", "eval", "--model", "mock:m?delay=0.1", "--task", "arc_easy",
+           "--data-dir", str(tmp_path), "--journal", str(journal), "--json"]  # fmt: skip
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = journal.with_name(journal.name + ".")
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.name.startswith(lock.name) for p in tmp_path.iterdir()):
+        time.sleep(0.05)
+    time.sleep(0.5)
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 2, second.stderr
+    assert "being written by another process" in second.stderr and "Traceback" not in second.stderr
+    assert json.loads(out)["n"] == 30
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # the lock went with the first
+    assert again.returncode == 0 and json.loads(again.stdout)["n"] == 30

@@ -8,8 +8,10 @@ SIGKILL) finishes with every sample scored exactly once. Schema changes go throu
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -57,6 +59,7 @@ class Journal:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._claims: dict[str, int] = {}  # run id -> descriptor of its held lock file
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -80,21 +83,44 @@ class Journal:
             self.db.execute("COMMIT")
 
     def close(self) -> None:
+        for fd in self._claims.values():
+            os.close(fd)  # closing the descriptor releases its lock
+        self._claims.clear()
         self.db.close()
+
+    def _claim(self, run_id: str) -> None:
+        """Hold the run's lock file for as long as this journal is open: a second process that
+        starts the same run meanwhile is told so (exit 2) instead of racing it to the same samples."""
+        if run_id in self._claims:
+            return
+        lock = self.path.with_name(f"{self.path.name}.{run_id}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise InputError(
+                f"run {run_id} is being written by another process (pid {holder}); wait for it to finish, "
+                "then run the same command again to resume or read it (`llmatlas results`)",
+                path=self.path,
+                field="journal",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._claims[run_id] = fd
 
     # ------------------------------------------------------------------ runs
 
     def start(self, run_id: str, model: str, task: str, config: dict[str, Any]) -> bool:
-        """Register a run; returns True if it already existed (a resume)."""
-        row = self.db.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        if row:
-            return True
+        """Claim and register a run; returns True if it already existed (a resume)."""
+        self._claim(run_id)
         with self.tx():
-            self.db.execute(
-                "INSERT INTO runs(run_id, created, model, task, config) VALUES (?,?,?,?,?)",
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO runs(run_id, created, model, task, config) VALUES (?,?,?,?,?)",
                 (run_id, dt.datetime.now(dt.UTC).isoformat(), model, task, json.dumps(config, default=str)),
             )
-        return False
+        return cur.rowcount == 0
 
     def done_ids(self, run_id: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT doc_id FROM samples WHERE run_id=?", (run_id,))}
