@@ -267,3 +267,51 @@ def test_second_writer_of_a_run_exits_2_and_the_first_finishes(tmp_path: Path) -
     assert json.loads(out)["n"] == 30
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)  # the lock went with the first
     assert again.returncode == 0 and json.loads(again.stdout)["n"] == 30
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["llama", "hf", "openai", "anthropic", "mock"]),
+    st.text(alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz_")), min_size=1, max_size=14),
+    st.one_of(st.text(max_size=30), st.floats(allow_nan=True, allow_infinity=True).map(str), st.integers().map(str)),
+)
+def test_fuzz_backend_options_answer_every_value(backend: str, name: str, value: str) -> None:
+    """Any option name and value: converted within its declared range, or an InputError."""
+    import importlib
+
+    from llmatlas.backends.options import check_options
+    from llmatlas.backends.registry import BACKENDS
+
+    module, cls, _ = BACKENDS[backend]
+    declared = getattr(importlib.import_module(module), cls).OPTIONS
+    for key in (name, *declared):
+        try:
+            got = check_options(backend, declared, {key: value})
+        except InputError:
+            continue
+        opt = declared[key]
+        if opt.kind in ("int", "float"):
+            assert opt.lo is None or got[key] >= opt.lo
+            assert opt.hi is None or got[key] <= opt.hi
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=10), st.none()),
+    st.sampled_from(["requests_per_day", "input_tokens", "output_tokens", "cached_input_tokens"]),
+)
+def test_fuzz_requirements_workload_numbers(tmp_path: Path, value: object, key: str) -> None:
+    from llmatlas.advise.requirements import load_requirements
+
+    workload = {"requests_per_day": 10, "input_tokens": 100, "output_tokens": 10, key: value}
+    text = "name: x\nuse_case: y\ntasks: {coding: 1}\nworkload: " + json.dumps(workload) + "\n"
+    p = tmp_path / "r.yaml"
+    p.write_text(
+        text.replace("NaN", ".nan").replace("-Infinity", "-.inf").replace("Infinity", ".inf"), encoding="utf-8"
+    )
+    try:
+        req = load_requirements(p)
+    except InputError:
+        return
+    w = req.workload
+    assert 0 < w.requests_per_month < float("inf") and 0 <= w.cached_input_tokens <= w.input_tokens
