@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from llmatlas.catalog.loader import parse_yaml
 from llmatlas.catalog.schema import Kind
@@ -76,29 +76,16 @@ class HardwareSpec(_Strict):
         None, ge=0, le=1e6, allow_inf_nan=False, description="Your cost per GPU-hour (default: the table's)."
     )
 
-    @field_validator("gpu")
+    @field_validator("gpu", "memory")
     @classmethod
-    def _known_gpu(cls, value: str | None) -> str | None:
-        """A GPU name the hardware table knows (the error then names this file and line)."""
+    def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A GPU the hardware table knows, a size that parses: the error then names this file and line."""
         if value is None:
             return value
-        from llmatlas.estimate.hardware import get_hardware
+        from llmatlas.estimate.hardware import get_hardware, parse_size
 
         try:
-            get_hardware(value)
-        except InputError as exc:
-            raise ValueError(exc.message) from None
-        return value
-
-    @field_validator("memory")
-    @classmethod
-    def _size(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        from llmatlas.estimate.hardware import parse_size
-
-        try:
-            parse_size(value)
+            (get_hardware if info.field_name == "gpu" else parse_size)(value)
         except InputError as exc:
             raise ValueError(exc.message) from None
         return value
