@@ -315,3 +315,15 @@ def test_fuzz_requirements_workload_numbers(tmp_path: Path, value: object, key: 
         return
     w = req.workload
     assert 0 < w.requests_per_month < float("inf") and 0 <= w.cached_input_tokens <= w.input_tokens
+
+
+def test_options_are_checked_on_every_construction_path() -> None:
+    """Not only through a spec: a backend built in code checks its options the same way."""
+    from llmatlas.backends.mock import MockBackend
+    from llmatlas.backends.openai import OpenAIBackend
+
+    with pytest.raises(InputError, match="'delay' must be float in 0..60"):
+        MockBackend("m?delay=-1")
+    with pytest.raises(InputError, match="unknown openai option 'retries'"):
+        OpenAIBackend("m", retries="0")
+    assert MockBackend("m", delay="0.5").delay == 0.5

@@ -84,12 +84,12 @@ class AnthropicBackend(APIBackend):
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
-        base = options.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-        self.streaming = str(options.get("stream", "")).lower() in TRUE_WORDS
-        key = api_key_from_env(options, "ANTHROPIC_API_KEY")
+        base = self.options.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.streaming = str(self.options.get("stream", "")).lower() in TRUE_WORDS
+        key = api_key_from_env(self.options, "ANTHROPIC_API_KEY")
         headers = {
             "content-type": "application/json",
-            "anthropic-version": str(options.get("anthropic_version") or API_VERSION),
+            "anthropic-version": str(self.options.get("anthropic_version") or API_VERSION),
         }
         if key:
             headers["x-api-key"] = key

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from llmatlas.backends.options import Opt
+from llmatlas.backends.options import Opt, check_options
 
 Progress = Callable[[int], None]
 
@@ -122,8 +122,10 @@ class Backend(ABC):
     preferred_chunk: int = 64
 
     def __init__(self, target: str, **options: Any) -> None:
+        """Every construction path checks the options against ``OPTIONS`` (kind and range), so a
+        subclass reads ``self.options`` already converted."""
         self.target = target
-        self.options = options
+        self.options = check_options(self.name, self.OPTIONS, options)
 
     @abstractmethod
     def info(self) -> BackendInfo:

@@ -125,7 +125,7 @@ class HFBackend(Backend):
     OPTIONS: ClassVar[dict[str, Opt]] = {
         "device": Opt("str", "auto, cpu, cuda, cuda:N or mps"),
         "dtype": Opt("str", "float32, float16, bfloat16 or auto"),
-        "batch_tokens": Opt("int", "token budget per forward pass", 16, 10_000_000),
+        "batch_tokens": Opt("int", "token budget per forward pass", 1, 10_000_000),
         "attn_implementation": Opt("str", "attention kernel", choices=("eager", "sdpa")),
         "gguf_file": Opt("str", "a GGUF file inside the model folder"),
         "add_bos_token": Opt("bool", "prepend BOS (default: the tokenizer's)"),
@@ -138,7 +138,7 @@ class HFBackend(Backend):
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
-        opts = dict(options)
+        opts = self.options
         self.device = self._pick_device(str(opts.get("device", "auto")))
         self.dtype = self._pick_dtype(opts.get("dtype"), self.device)
         # Token budget per forward pass, measured best (benchmarks/RESULTS.md): 65,536 on an H100;

@@ -489,7 +489,7 @@ class APIBackend(Backend):
         self.requests = 0  # logical requests answered (each possibly after retries)
         self.retries = 0  # attempts beyond the first, over all requests
         self.errors: list[RequestError] = []
-        self.mc_max_tokens = _opt_int(options, "mc_max_tokens", self.mc_answer_tokens_default)
+        self.mc_max_tokens = _opt_int(self.options, "mc_max_tokens", self.mc_answer_tokens_default)
         self._count_lock = threading.Lock()
 
     def stats(self) -> dict[str, int]:

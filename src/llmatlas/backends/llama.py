@@ -64,10 +64,10 @@ class LlamaBackend(Backend):
         if not path.is_file():
             raise InputError("no such GGUF file", path=path, field="model")
         self.path = path
-        self.n_ctx = int(options.get("n_ctx", 2048))
-        self.n_batch = int(options.get("n_batch", 512))
-        self.threads = int(options.get("threads", os.cpu_count() or 1))
-        self.seed = int(options.get("seed", 0))
+        self.n_ctx = int(self.options.get("n_ctx", 2048))
+        self.n_batch = int(self.options.get("n_batch", 512))
+        self.threads = int(self.options.get("threads", os.cpu_count() or 1))
+        self.seed = int(self.options.get("seed", 0))
         self._llama_cls = Llama
         # Two lazily made instances over the same mmapped file: scoring needs logits at every
         # position (logits_all), which makes prompt processing for generation several times slower.

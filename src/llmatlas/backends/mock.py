@@ -28,7 +28,7 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
-from llmatlas.backends.options import Opt, check_options
+from llmatlas.backends.options import Opt
 from llmatlas.errors import InputError
 
 VOCAB = 50
@@ -61,8 +61,8 @@ class MockBackend(Backend):
 
     def __init__(self, target: str, **options: Any) -> None:
         name, _, query = target.partition("?")
-        opts = check_options("mock", self.OPTIONS, dict(parse_qsl(query)) | dict(options))
-        super().__init__(name, **opts)
+        super().__init__(name, **(dict(parse_qsl(query)) | dict(options)))
+        opts = self.options
         self.delay = float(opts.get("delay", 0.0))
         self.fail_every = int(opts.get("fail_every", 0))
         self.replies: dict[str, str] = {}

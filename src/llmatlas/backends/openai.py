@@ -143,19 +143,19 @@ class OpenAIBackend(APIBackend):
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
-        base = options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        base = self.options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = str(base).rstrip("/")
-        mode = str(options.get("logprobs", "")).lower()
+        mode = str(self.options.get("logprobs", "")).lower()
         if mode not in ("", "prompt", "auto", "none"):
             raise InputError(f"logprobs must be 'prompt', 'auto' or 'none', not {mode!r}", field="logprobs")
         self._probe_pending = mode == "auto"
         self.probe: str | None = None  # what the probe found, with the reason when it found nothing
         self.prompt_logprobs = mode == "prompt"
         self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
-        self.streaming = str(options.get("stream", "")).lower() in TRUE_WORDS
+        self.streaming = str(self.options.get("stream", "")).lower() in TRUE_WORDS
         self.boundary_straddles = 0
         self._probe_lock = threading.Lock()
-        key = api_key_from_env(options, "OPENAI_API_KEY")
+        key = api_key_from_env(self.options, "OPENAI_API_KEY")
         headers = {"content-type": "application/json"}
         if key:
             headers["authorization"] = f"Bearer {key}"

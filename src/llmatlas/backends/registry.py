@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from llmatlas.backends.base import Backend
-from llmatlas.backends.options import check_options
 from llmatlas.errors import InputError, LlmatlasError
 
 # name -> (module, class, pip hint)
@@ -63,10 +62,7 @@ def load_backend(spec: str, **options: Any) -> Backend:
     module_name, cls_name, hint = BACKENDS[name]
     try:
         module = importlib.import_module(module_name)
-        cls = getattr(module, cls_name)
-        if name != "mock":  # mock reads its options from its target (mock:NAME?delay=...)
-            options = check_options(name, cls.OPTIONS, options)
-        backend: Backend = cls(target, **options)  # backends import lazily here too
+        backend: Backend = getattr(module, cls_name)(target, **options)  # backends import lazily here too
     except ImportError as exc:
         if exc.name and exc.name.startswith("llmatlas"):
             raise LlmatlasError(f"the '{name}' backend is not available in this version of llmatlas") from exc
