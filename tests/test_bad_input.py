@@ -322,7 +322,7 @@ def test_options_are_checked_on_every_construction_path() -> None:
     from llmatlas.backends.mock import MockBackend
     from llmatlas.backends.openai import OpenAIBackend
 
-    with pytest.raises(InputError, match="'delay' must be float in 0..60"):
+    with pytest.raises(InputError, match=re.escape("'delay' must be float in 0..60")):
         MockBackend("m?delay=-1")
     with pytest.raises(InputError, match="unknown openai option 'retries'"):
         OpenAIBackend("m", retries="0")
