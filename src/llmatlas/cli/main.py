@@ -17,7 +17,6 @@ from rich.table import Table
 
 from llmatlas import __version__
 from llmatlas.catalog.catalog import Catalog, load_catalog
-from llmatlas.catalog.lifecycle import LifecycleOn, lifecycle_on
 from llmatlas.catalog.loader import iter_blocks, load_text
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
 from llmatlas.catalog.schema import UNDISCLOSED
@@ -124,9 +123,10 @@ def models(
     """The catalog as a table: status, size, context, license, access, price and MMLU, with filters."""
     cat = catalog()
     when = _date(on)
-    chosen = [r["id"] for r in select(cat, where, sort, on=when, include_retired=all_models)]
+    rows = select(cat, where, sort, on=when, include_retired=all_models)
     if limit is not None:
-        chosen = chosen[:limit]
+        rows = rows[:limit]
+    chosen = [r["id"] for r in rows]
     if stale is not None:
         facts = stale_facts([cat.get(i) for i in chosen], stale)
         if json_out:
@@ -166,11 +166,10 @@ def models(
     t.add_column("$ in/out 1M", justify="right", no_wrap=True)
     t.add_column("MMLU", justify="right", no_wrap=True)
     short = {"open_weights": "open", "api": "api", "chat_product": "chat"}
-    for i in chosen:
-        m = cat.get(i)
-        state = lifecycle_on(m, when)
-        p = m.current_price(when) if state.usable else None
-        price = f"{money(p.input_per_m, p.currency)}/{money(p.output_per_m, p.currency)}" if p else "—"
+    for r in rows:  # status and price as the rows computed them for the date (none for a retired API)
+        m = cat.get(r["id"])
+        cur = r["currency"]
+        price = f"{money(r['input_price'], cur)}/{money(r['output_price'], cur)}" if cur else "—"
         lic = m.license
         size = params(m.total_params_b)
         if m.parameters and m.parameters.active_b and m.parameters.active_b != m.total_params_b:
@@ -178,7 +177,7 @@ def models(
         mmlu = m.benchmark("mmlu")
         t.add_row(
             m.id,
-            _status_cell(state, bool(m.access and m.access.modes == ["open_weights"])),
+            _status_cell(r["status"], r["shutdown"], r["access"] == ["open_weights"]),
             size,
             context(m.context_tokens),
             UNKNOWN if lic is None else lic.name,
@@ -201,16 +200,16 @@ def models(
 _STATUS_STYLE = {"active": "green", "preview": "cyan", "deprecated": "yellow", "retired": "red"}
 
 
-def _status_cell(state: LifecycleOn, weights_only: bool) -> str:
+def _status_cell(status: str | None, shutdown: str | None, weights_only: bool) -> str:
     """'active', 'deprecated → 2026-06-01', 'retired 2025-07-21', 'weights' or '?' when undisclosed."""
-    if state.status is None:
+    if status is None:
         return "[dim]weights[/dim]" if weights_only else "[dim]?[/dim]"
-    text: str = state.status
-    if state.status == "retired" and state.shutdown:
-        text += f" {state.shutdown}"
-    elif state.shutdown:
-        text += f" → {state.shutdown}"
-    return f"[{_STATUS_STYLE.get(state.status, 'white')}]{text}[/]"
+    text = status
+    if status == "retired" and shutdown:
+        text += f" {shutdown}"
+    elif shutdown:
+        text += f" → {shutdown}"
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{text}[/]"
 
 
 def _fmt(v: Any) -> str:
