@@ -123,9 +123,10 @@ def _options(
     drafts: list[_Draft] = []
     why: list[str] = []
     mode = req.hosting.mode
-    if filters.has_api(model) and not filters.api_usable(model, req) and mode != "self-host":
+    api_ok = filters.api_usable(model, req)
+    if filters.has_api(model) and not api_ok and mode != "self-host":
         why.append(f"API: {lifecycle_on(model, req.on).text()}")
-    if filters.api_usable(model, req) and mode != "self-host" and not req.on_premises:
+    if api_ok and mode != "self-host" and not req.on_premises:
         cost = deploy.api_cost(model, req, catalog, book)
         latency, tps = _api_latency(model, req, speeds, book)
         drafts.append(_Draft(model, "api", "API", cost, tps, latency))
