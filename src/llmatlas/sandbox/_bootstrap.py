@@ -1,12 +1,15 @@
-"""Sandbox bootstrap: builds the cage around one check, then execs the harness inside it.
+"""Sandbox bootstrap: builds the cage around one check, then runs the judge inside it.
 
 runner.py starts this file's source as ``python -I -S -c <source> <marshalled config, hex>`` (stdlib only: the
 package is not importable there). It runs with the caller's privileges, so it is trusted code and never runs anything
 untrusted itself. Steps: enter new namespaces when the kernel allows (pid, net, mount, ipc, uts; plus user when not
-root), fork an init process (pid 1 of the new pid namespace: when it exits, the kernel kills everything left inside),
-make the filesystem read-only except the work dir, then fork the harness, set rlimits, drop root to an unprivileged
-uid and exec a fresh isolated interpreter. What it managed to set up goes back as length-prefixed marshal records on
-the private status pipe (marshal, not json: importing json costs more than the rest of the start-up).
+root), become non-dumpable (no process of the sandbox uid may ptrace it or read its memory), fork an init process
+(pid 1 of the new pid namespace: when it exits, the kernel kills everything left inside), make the filesystem
+read-only except the work dir, then fork the judge (see _judge.py): rlimits, drop root to an unprivileged uid,
+no_new_privs, non-dumpable again, and run the judge's source in that process. The judge's exit status is passed up
+unchanged as init's and the bootstrap's own, so the runner learns it from waitpid, which nothing in the sandbox can
+forge. What it managed to set up goes back as length-prefixed marshal records on the private status pipe (marshal,
+not json: importing json costs more than the rest of the start-up).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 SIGKILL = 9  # Linux; the signal module would pull in enum
 
@@ -48,8 +52,8 @@ AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 
-RESULT_FD = 3  # where the harness finds the verdict pipe
-JOB_FD = 4  # where the harness finds the job (nonce, program, test)
+SETUP_FAILED = 70  # exit statuses of the bootstrap itself; a judge's are 0 (passed) to 3, see _judge.py
+JUDGE_FAILED = 71
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -221,9 +225,18 @@ def _choose_python(cfg: dict[str, Any], mounts: list[str]) -> str:
     raise OSError(f"the interpreter {cfg['python']} is not reachable by the sandbox user and no mount namespace")
 
 
-def _exec_harness(cfg: dict[str, Any], rep: _Reporter, python: str, nproc: int, fds: dict[str, int]) -> NoReturn:
-    """In the forked child: limits, privilege drop, then a fresh isolated interpreter running the harness."""
+def _start_judge(cfg: dict[str, Any], rep: _Reporter, python: str, nproc: int, fds: dict[str, int]) -> NoReturn:
+    """In the forked child: limits, privilege drop, no_new_privs, non-dumpable, then the judge's main in-process.
+
+    No exec: the judge is trusted code, and a forked copy of this process holds nothing secret (the nonce arrives
+    on the job pipe, which the judge reads only after it has started the worker).
+    """
     try:
+        # Everything the judge imports, imported while our own interpreter's files are still readable (without a
+        # mount namespace, the sandbox uid may not reach them) and before any untrusted code could touch a file.
+        import json  # noqa: F401
+        import types  # noqa: F401
+
         os.chdir(cfg["work"])
         _set_limits(cfg, nproc)
         if os.geteuid() == 0 and cfg.get("uid") is not None:
@@ -234,15 +247,27 @@ def _exec_harness(cfg: dict[str, Any], rep: _Reporter, python: str, nproc: int, 
                 raise OSError("privilege drop did not take")
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # no setuid binary can give privileges back
         _prctl(PR_SET_PDEATHSIG, SIGKILL)  # set after setuid: a credential change clears it
-        os.dup2(fds["result"], RESULT_FD)
-        os.dup2(fds["job"], JOB_FD)
-        os.closerange(JOB_FD + 1, fds["status"])
-        os.closerange(fds["status"] + 1, 1 << 16)  # status stays (close-on-exec) to report an exec failure
-        argv = [python, "-I", "-S", "-c", cfg["launcher"], cfg["harness"]]
-        os.execve(python, argv, dict(os.environ))
+        _prctl(PR_SET_DUMPABLE, 0)  # after setuid too, which resets it from fs.suid_dumpable
+        judge: dict[str, Any] = {"__name__": "llmatlas_judge", "__builtins__": __builtins__}
+        exec(compile(cfg["judge"], "<llmatlas-judge>", "exec"), judge)
+        judge_cfg = {key: cfg[key] for key in ("launcher", "worker", "wire")}
+        judge_cfg.update(python=python, result_fd=fds["result"], job_fd=fds["job"], nodump=True)
+        os.close(fds["status"])
     except BaseException as exc:
-        rep.send(error=f"could not start the harness: {exc}")
-    os._exit(71)
+        rep.send(error=f"could not start the judge: {exc}")
+        os._exit(JUDGE_FAILED)
+    try:
+        judge["main"](judge_cfg)
+    except BaseException as exc:  # a bug of the judge: say so on stderr, never as a verdict
+        with contextlib.suppress(BaseException):
+            os.write(2, f"llmatlas sandbox: the judge failed: {type(exc).__name__}: {exc}\n".encode())
+    os._exit(JUDGE_FAILED)
+
+
+def _exit_code(wait_status: int) -> int:
+    """A child's exit code, passed up as ours; a signal or anything odd becomes a failure code."""
+    code = os.waitstatus_to_exitcode(wait_status)
+    return code if 0 <= code < 128 else JUDGE_FAILED
 
 
 def _run_init(cfg: dict[str, Any], rep: _Reporter, nproc: int, fds: dict[str, int]) -> NoReturn:
@@ -253,16 +278,17 @@ def _run_init(cfg: dict[str, Any], rep: _Reporter, nproc: int, fds: dict[str, in
         mounts = _setup_mounts(cfg)
         rep.send(isolation=mounts)
         python = _choose_python(cfg, mounts)
-        status = _fork_and_wait(lambda: _exec_harness(cfg, rep, python, nproc, fds), fds)
+        status = _fork_and_wait(lambda: _start_judge(cfg, rep, python, nproc, fds), fds)
         rep.send(wait_status=status)
     except BaseException as exc:
         rep.send(error=f"sandbox init failed: {exc}")
-    os._exit(0)
+        os._exit(SETUP_FAILED)
+    os._exit(_exit_code(status))
 
 
 def _fork_and_wait(child: Callable[[], NoReturn], fds: dict[str, int]) -> int:
     """Run ``child`` in a forked process, give up this side's ends of the job pipes (the child
-    holds them now, and the harness must see EOF when it closes), and return its wait status."""
+    holds them now, and the judge must see EOF when it closes), and return its wait status."""
     pid = os.fork()
     if pid == 0:
         child()
@@ -287,7 +313,7 @@ def _kill_all_as(uid: int, gid: int) -> None:
 
 
 def _private_fd(fd: int) -> int:
-    """Move an inherited pipe above the low numbers the harness uses, close-on-exec."""
+    """Move an inherited pipe above the low numbers the worker's channel uses, close-on-exec."""
     import fcntl
 
     new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
@@ -308,19 +334,18 @@ def main() -> NoReturn:
             isolation.append("uid")
         count_uid = drop_uid if drop_uid is not None else os.getuid()
         relative = not (root and cfg.get("unique_uid"))
-        nproc = cfg["max_processes"] + 1 + (_count_tasks(count_uid) if relative else 0)
+        nproc = cfg["max_processes"] + 2 + (_count_tasks(count_uid) if relative else 0)
         in_ns = bool(cfg["namespaces"]) and _enter_namespaces(root, isolation)
+        _prctl(PR_SET_DUMPABLE, 0)  # after the uid_map writes, which a non-dumpable process may not make
         isolation.append(f"nproc={nproc}")
         rep.send(isolation=isolation)
         if in_ns:
             status = _fork_and_wait(lambda: _run_init(cfg, rep, nproc, fds), fds)
         else:
             python = _choose_python(cfg, [])
-            status = _fork_and_wait(lambda: _exec_harness(cfg, rep, python, nproc, fds), fds)
+            status = _fork_and_wait(lambda: _start_judge(cfg, rep, python, nproc, fds), fds)
         if not in_ns:
             rep.send(wait_status=status)
-        elif status != 0:
-            rep.send(warning=f"sandbox init ended with wait status {status}")
         if drop_uid is not None and cfg.get("unique_uid") and not in_ns:
             # No pid namespace to collapse: whatever the uid still runs (setsid escapers included) dies now.
             # (With one, the kernel already did it, and fork() here would fail: the namespace's init is gone.)
@@ -331,8 +356,8 @@ def main() -> NoReturn:
                 rep.send(warning=f"cleanup failed: {exc}")
     except BaseException as exc:
         rep.send(error=f"sandbox setup failed: {exc}")
-        os._exit(70)
-    os._exit(0)
+        os._exit(SETUP_FAILED)
+    os._exit(_exit_code(status))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Run untrusted, model-generated Python in a throwaway sandbox and score it by a verdict it cannot forge.
 
-One check = one process tree: a trusted bootstrap (namespaces, rlimits, privilege drop; see _bootstrap.py) and the
-harness (see _harness.py), which runs the program, then the test, then check(candidate), and only then writes the
-per-run nonce to a private pipe. This module picks the sandbox identity, feeds the job, drains the output with a
-bounded buffer, enforces the wall clock with a process-group kill and turns what came back into a SandboxResult.
+One check = one process tree: a trusted bootstrap (namespaces, rlimits, privilege drop; see _bootstrap.py), the
+judge (see _judge.py), which runs the test and check(candidate) and decides, and the worker (see _worker.py), the
+only process that runs the program, answering the judge's calls as plain data. A pass needs the judge's line with
+the per-run nonce on a private pipe *and* the judge's exit status 0, passed up to us through waitpid. This module
+picks the sandbox identity, feeds the job, drains the output with a bounded buffer, enforces the wall clock with a
+process-group kill and turns what came back into a SandboxResult.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from llmatlas.sandbox.limits import SandboxLimits, SandboxResult, SandboxStatus
 
@@ -36,7 +39,7 @@ _UID_BASE = 0x5A000000  # per-run uids are drawn from [_UID_BASE, _UID_BASE + _U
 _UID_SPAN = 1 << 24
 _ALT_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3")
 _LAUNCHER = (
-    "import sys,builtins;exec(compile(sys.argv.pop(1),'<llmatlas-harness>','exec'),"
+    "import sys,builtins;exec(compile(sys.argv.pop(1),'<llmatlas-sandbox>','exec'),"
     "{'__name__':'__main__','__builtins__':dict(vars(builtins))})"
 )
 _VERDICT_CAP = 8192
@@ -53,10 +56,11 @@ _SIGNAL_NOTES = {
 class _Options:
     """Private switches for tests and diagnosis; the defaults are what production runs use."""
 
-    audit: bool = True  # install the in-process audit hook
+    audit: bool = True  # install the audit hook in the worker
+    seccomp: bool = True  # install the worker's seccomp filter
     namespaces: bool = True  # try pid/net/mount namespaces
     as_user: int | None = None  # (root only) start the bootstrap as this uid to exercise the non-root path
-    python: str | None = None  # interpreter for the bootstrap and the harness
+    python: str | None = None  # interpreter for the bootstrap and the worker
 
 
 @dataclass
@@ -93,7 +97,7 @@ class _Outcome:
     verdict: _Capture
     status_lines: list[dict[str, object]] = field(default_factory=list)
     timed_out: bool = False
-    returncode: int | None = None
+    boot_status: int | None = None  # the bootstrap's exit code (the judge's, passed up), from our own waitpid
 
 
 @cache
@@ -220,7 +224,9 @@ def _boot_config(
         "max_file_bytes": limits.max_file_bytes,
         "max_open_files": limits.max_open_files,
         "launcher": _LAUNCHER,
-        "harness": _source("_harness.py"),
+        "judge": _source("_judge.py"),
+        "worker": _source("_worker.py"),
+        "wire": _source("_wire.py"),
     }
 
 
@@ -303,13 +309,16 @@ def _pump(
                 os.close(job_w)
         sel.close()
         _killpg(proc.pid)
-        proc.wait()
+        outcome.boot_status = proc.wait()
     outcome.status_lines = _status_records(status.data())
     return outcome
 
 
 def _status_records(raw: bytes) -> list[dict[str, object]]:
-    """Length-prefixed marshal records, written only by the trusted bootstrap (the harness never holds that fd)."""
+    """Length-prefixed marshal records, written by the trusted bootstrap (neither judge nor worker holds that fd).
+
+    Informational only: where the program shares our uid without a pid namespace it could reopen the pipe through
+    /proc/<our pid>/fd, so no verdict is ever read from here."""
     records: list[dict[str, object]] = []
     pos = 0
     while pos + 4 <= len(raw):
@@ -323,30 +332,56 @@ def _status_records(raw: bytes) -> list[dict[str, object]]:
     return records
 
 
-def _parse_verdict(raw: bytes, nonce: str) -> tuple[str, str] | None:
-    """Exactly one line, '<nonce> <status> <detail>'; anything else is no verdict at all."""
+class _Verdict(NamedTuple):
+    status: str
+    isolation: list[str]
+    detail: str
+
+
+def _parse_verdict(raw: bytes, nonce: str) -> _Verdict | None:
+    """Exactly one line, '<nonce> <status> <isolation> <detail>'; anything else is no verdict at all."""
     if len(raw) > _VERDICT_CAP or not raw.endswith(b"\n") or raw.count(b"\n") != 1:
         return None
-    parts = raw[:-1].decode("utf-8", "replace").split(" ", 2)
-    if len(parts) < 2 or not hmac.compare_digest(parts[0].encode(), nonce.encode()):
+    parts = raw[:-1].decode("utf-8", "replace").split(" ", 3)
+    if len(parts) < 3 or not hmac.compare_digest(parts[0].encode(), nonce.encode()):
         return None
-    status, detail = parts[1], parts[2] if len(parts) > 2 else ""
-    if status not in ("passed", "failed", "error"):
+    status, isolation, detail = parts[1], parts[2], parts[3] if len(parts) > 3 else ""
+    if status not in ("passed", "failed", "error", "died"):
         return None
-    return status, detail
+    return _Verdict(status, [i for i in isolation.split(",") if i], detail)
+
+
+def _ended(returncode: int, limits: SandboxLimits) -> tuple[SandboxStatus, str]:
+    """What the end of a process that gave no verdict means: a limit, a crash, or an early exit."""
+    if returncode < 0:
+        sig = signal.Signals(-returncode)
+        if sig == signal.SIGXCPU:
+            return "timeout", f"CPU time limit of {limits.cpu_seconds}s exceeded"
+        return "killed", f"killed by {sig.name}{_SIGNAL_NOTES.get(sig, '')}"
+    return "failed", f"exit before verdict (exit code {returncode})"
 
 
 def _decide(outcome: _Outcome, nonce: str, limits: SandboxLimits) -> tuple[SandboxStatus, str, int | None]:
     errors = [str(s["error"]) for s in outcome.status_lines if s.get("error")]
     returncode: int | None = None
+    verdict = _parse_verdict(outcome.verdict.data(), nonce)
+    if verdict is not None and verdict.status == "died":
+        with contextlib.suppress(ValueError):  # the worker's wait status, as the judge saw it
+            returncode = os.waitstatus_to_exitcode(int(verdict.detail))
+        if returncode is None:
+            return "failed", "the program's process ended", None
+        status, detail = _ended(returncode, limits)
+        return status, detail, returncode
+    if verdict is not None:
+        if verdict.status == "passed":
+            if outcome.boot_status != 0:  # the line alone is not enough: the judge's exit status must agree
+                return "failed", "verdict not confirmed by the judge's exit status", returncode
+            return "passed", verdict.detail, returncode
+        return ("failed" if verdict.status == "failed" else "error"), verdict.detail, returncode
     for line in outcome.status_lines:
         wait_status = line.get("wait_status")
         if isinstance(wait_status, int):
             returncode = os.waitstatus_to_exitcode(wait_status)
-    verdict = _parse_verdict(outcome.verdict.data(), nonce)
-    if verdict is not None:
-        status, detail = verdict
-        return ("passed" if status == "passed" else "failed" if status == "failed" else "error"), detail, returncode
     if errors:
         return "error", errors[0], returncode
     if outcome.timed_out:
@@ -355,12 +390,8 @@ def _decide(outcome: _Outcome, nonce: str, limits: SandboxLimits) -> tuple[Sandb
         return "failed", "verdict channel tampered with: no valid verdict", returncode
     if returncode is None:
         return "killed", "the sandbox was killed before a verdict", returncode
-    if returncode < 0:
-        sig = signal.Signals(-returncode)
-        if sig == signal.SIGXCPU:
-            return "timeout", f"CPU time limit of {limits.cpu_seconds}s exceeded", returncode
-        return "killed", f"killed by {sig.name}{_SIGNAL_NOTES.get(sig, '')}", returncode
-    return "failed", f"exit before verdict (exit code {returncode})", returncode
+    status, detail = _ended(returncode, limits)
+    return status, detail, returncode
 
 
 def _kill_uid(uid: int) -> None:
@@ -381,8 +412,9 @@ def run_check(
 ) -> SandboxResult:
     """Run `program` then `test` in a fresh sandbox; with `entry_point`, call check(<entry_point>).
 
-    Passes only if the harness saw the test finish without an exception; the program's output, exit code or
-    monkeypatching can only make it fail. Never raises for anything the program does.
+    Passes only if the judge saw the test finish without an exception and said so both on the verdict pipe and in
+    its exit status; the program's output, exit code, replies or monkeypatching can only make it fail. Never raises
+    for anything the program does.
     """
     limits = limits or SandboxLimits()
     opts = _options or _Options()
@@ -397,6 +429,7 @@ def run_check(
             "test": test,
             "entry_point": entry_point,
             "audit": opts.audit,
+            "seccomp": opts.seccomp,
             "allow_subprocess": limits.allow_subprocess,
         },
         4,
@@ -448,7 +481,9 @@ def run_check(
     if outcome is None:
         return SandboxResult(passed=False, status="error", detail=error, seconds=seconds)
     status, detail, returncode = _decide(outcome, nonce, limits)
-    isolation = _isolation(outcome.status_lines) + (["audit"] if opts.audit else [])
+    verdict = _parse_verdict(outcome.verdict.data(), nonce)
+    isolation = _isolation(outcome.status_lines) + (verdict.isolation if verdict else [])
+    isolation += ["audit"] if opts.audit else []
     return SandboxResult(
         passed=status == "passed",
         status=status,
