@@ -57,6 +57,19 @@ JUDGE_FAILED = 71
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
+# seccomp: syscall numbers per architecture (x86_64 also refuses the x32 range). Refused with EPERM.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_ALWAYS_DENIED = {
+    # ptrace, process_vm_readv, process_vm_writev, kcmp, pidfd_getfd, perf_event_open, bpf, userfaultfd,
+    # unshare, setns, mount, keyctl
+    "x86_64": (101, 310, 311, 312, 438, 298, 321, 323, 272, 308, 165, 250),
+    "aarch64": (117, 270, 271, 272, 438, 241, 280, 282, 97, 268, 40, 219),
+}
+_SPAWN_DENIED = {"x86_64": (57, 58), "aarch64": ()}  # fork, vfork (aarch64 has only clone/clone3)
+_CLONE = {"x86_64": 56, "aarch64": 220}
+_CLONE3 = 435
+_CLONE_THREAD = 0x00010000
+
 
 class _MountAttr(ctypes.Structure):
     _fields_ = [
@@ -109,6 +122,48 @@ class _Reporter:
         payload = marshal.dumps(fields, 4)
         with contextlib.suppress(OSError):
             os.write(self.fd, len(payload).to_bytes(4, "big") + payload)
+
+
+def _seccomp_program(arch: str, allow_spawn: bool) -> list[tuple[int, int, int, int]]:
+    """Classic BPF: (code, jt, jf, k) instructions over struct seccomp_data (nr at 0, arch at 4, args at 16)."""
+    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill, eperm, enosys = 0x7FFF0000, 0x80000000, 0x00050000 | 1, 0x00050000 | 38
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH[arch]), (ret, 0, 0, kill), (ld, 0, 0, 0)]
+    if arch == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]
+    denied = _ALWAYS_DENIED[arch] + (() if allow_spawn else _SPAWN_DENIED[arch])
+    for nr in denied:
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    if not allow_spawn:
+        # glibc tries clone3 first and falls back to clone on ENOSYS; clone is allowed only for threads.
+        prog += [(jeq, 0, 1, _CLONE3), (ret, 0, 0, enosys)]
+        prog += [(jeq, 0, 4, _CLONE[arch]), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_THREAD), (ret, 0, 0, allow)]
+        prog += [(ret, 0, 0, eperm)]
+    prog.append((ret, 0, 0, allow))
+    return prog
+
+
+def _install_seccomp(allow_spawn: bool) -> bool:
+    """Load the filter in the judge's child, just before it execs the worker (no_new_privs is set already).
+
+    execve stays allowed (that exec is how the worker starts): an exec'd program is still this process, under this
+    filter, with no way to fork. False where the kernel or the architecture lacks seccomp.
+    """
+    arch = os.uname().machine
+    if arch not in _AUDIT_ARCH:
+        return False
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    prog = _seccomp_program(arch, allow_spawn)
+    table = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
+    fprog = SockFprog(len(prog), table)
+    pr_set_seccomp, seccomp_mode_filter = 22, 2
+    return int(_libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0)) == 0
 
 
 def _count_tasks(uid: int) -> int:
@@ -234,7 +289,7 @@ def _start_judge(cfg: dict[str, Any], rep: _Reporter, python: str, nproc: int, f
     try:
         # Everything the judge imports, imported while our own interpreter's files are still readable (without a
         # mount namespace, the sandbox uid may not reach them) and before any untrusted code could touch a file.
-        import json  # noqa: F401
+        import _json  # noqa: F401
         import types  # noqa: F401
 
         os.chdir(cfg["work"])
@@ -252,6 +307,8 @@ def _start_judge(cfg: dict[str, Any], rep: _Reporter, python: str, nproc: int, f
         exec(compile(cfg["judge"], "<llmatlas-judge>", "exec"), judge)
         judge_cfg = {key: cfg[key] for key in ("launcher", "worker", "wire")}
         judge_cfg.update(python=python, result_fd=fds["result"], job_fd=fds["job"], nodump=True)
+        allow_spawn = bool(cfg["allow_subprocess"])
+        judge_cfg["restrict"] = (lambda: _install_seccomp(allow_spawn)) if cfg["seccomp"] else None
         os.close(fds["status"])
     except BaseException as exc:
         rep.send(error=f"could not start the judge: {exc}")

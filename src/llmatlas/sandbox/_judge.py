@@ -116,6 +116,8 @@ def _exec_worker(cfg: dict[str, Any], to_worker: int, from_worker: int) -> NoRet
             else:
                 os.dup2(fd, target)
         os.closerange(TO_JUDGE + 1, 1 << 16)
+        if cfg["restrict"] is not None:
+            cfg["restrict"]()  # the seccomp filter, from here on for the worker and anything it execs
         python = cfg["python"]
         os.execve(python, [python, "-I", "-S", "-c", cfg["launcher"], cfg["worker"], cfg["wire"]], dict(os.environ))
     except BaseException:
@@ -272,10 +274,11 @@ def main(cfg: dict[str, Any]) -> NoReturn:
         finish("error", f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}")
 
     load = {"program": program, "audit": job["audit"], "allow_subprocess": job["allow_subprocess"]}
-    load["seccomp"] = job.get("seccomp", True)
     try:
         send(to_w, load)
         reply = recv(from_r)
+        if _seccomp_of(pid):  # the worker has answered, so it is past its exec and its filter
+            isolation.append("seccomp")
     except (EOFError, OSError):
         broken.append(WorkerGone("the program's process ended before its names were known"))
         finish("failed", "exit before verdict (while running the program)")
@@ -293,8 +296,6 @@ def main(cfg: dict[str, Any]) -> NoReturn:
         finish("failed", f"the program broke the judge protocol: {exc}")
     except BaseException as exc:
         finish("failed", _describe(exc) + " (while running the program)", exc)
-    if _seccomp_of(pid):
-        isolation.append("seccomp")
 
     # The test sees the program's names (by value, or as proxies), pristine builtins, and no program name that
     # shadows a builtin; check() must come from the test, never from the program.

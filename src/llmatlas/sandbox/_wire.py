@@ -11,21 +11,35 @@ the sandbox); tests import it as a module.
 
 from __future__ import annotations
 
-import json
 import os
 from _json import encode_basestring_ascii as _quote
 from _json import make_encoder as _make_encoder
+from _json import make_scanner as _make_scanner
 
 TYPE_CHECKING = False  # typing is not imported at run time: the sandbox's start-up time matters
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-# Bound now, so that a program which later patches os, json or builtins in the worker can only break its own
-# replies (the judge then fails it), not make the channel misread. The C scanner and encoder are used directly:
-# json.loads/dumps run Python code that looks up builtins at call time.
+# The C scanner and encoder of the json package, used directly: importing json itself (and re with it) would
+# double the worker's start-up, and json.loads/dumps run Python code that looks up builtins at call time. Bound
+# now, so that a program which later patches os or builtins in the worker can only break its own replies (the
+# judge then fails it), not make the channel misread.
 _read, _write = os.read, os.write
-_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__: the C scanner
+
+
+class _ScanContext:
+    """What _json.make_scanner reads from a JSONDecoder: strict parsing, plain int/float, NaN and the infinities."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.__getitem__
+
+
+_scan = _make_scanner(_ScanContext())  # type: ignore[arg-type]  # it reads only these attributes
 
 
 def _no_default(obj: object) -> object:

@@ -1,10 +1,11 @@
 """Sandbox worker: runs the untrusted program and serves its top-level names to the judge. It decides nothing.
 
-The judge forks and execs this file in a fresh interpreter (``python -I -S -c <launcher> <this> <wire source>``)
-before it has read the job, so no copy of the nonce or the verdict pipe ever exists in this process. Start-up, in
-this order, before any untrusted code runs: read the program from the judge, install a seccomp filter (ptrace,
-process_vm_readv/writev, pidfd_getfd and friends refused; fork and exec refused unless subprocesses are allowed),
-compile, install the audit hook (network, writes outside the work dir, other processes), then run the program.
+The judge forks this process, installs the seccomp filter (see _bootstrap.py: ptrace, process_vm_readv/writev,
+pidfd_getfd and friends refused; fork refused unless subprocesses are allowed) and execs this file in a fresh
+interpreter (``python -I -S -c <launcher> <this> <wire source>``) before it has read the job, so no copy of the
+nonce or the verdict pipe ever exists in this process. Start-up, before any untrusted code runs: read the program
+from the judge, compile, install the audit hook (network, writes outside the work dir, other processes), then run
+the program.
 Afterwards every request of the judge (call a function, read an attribute, compare...) is applied here and its
 result goes back through the wire codec: plain data by value, anything else as a handle.
 
@@ -64,65 +65,9 @@ _TWO_PATHS = {
 }
 _WRITE_OK = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 
-# seccomp: syscall numbers per architecture (x86_64 also refuses the x32 range). Refused with EPERM.
-_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_ALWAYS_DENIED = {
-    # ptrace, process_vm_readv, process_vm_writev, kcmp, pidfd_getfd, perf_event_open, bpf, userfaultfd,
-    # unshare, setns, mount, keyctl
-    "x86_64": (101, 310, 311, 312, 438, 298, 321, 323, 272, 308, 165, 250),
-    "aarch64": (117, 270, 271, 272, 438, 241, 280, 282, 97, 268, 40, 219),
-}
-_SPAWN_DENIED = {"x86_64": (57, 58, 59, 322), "aarch64": (221, 281)}  # fork, vfork, execve, execveat
-_CLONE = {"x86_64": 56, "aarch64": 220}
-_CLONE3 = 435
-_CLONE_THREAD = 0x00010000
-
 
 class SandboxDenied(PermissionError):
     """Raised by the audit hook for an operation the sandbox refuses."""
-
-
-def _seccomp_program(arch: str, allow_spawn: bool) -> list[tuple[int, int, int, int]]:
-    """Classic BPF: (code, jt, jf, k) instructions over struct seccomp_data (nr at 0, arch at 4, args at 16)."""
-    ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    allow, kill, eperm, enosys = 0x7FFF0000, 0x80000000, 0x00050000 | 1, 0x00050000 | 38
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, _AUDIT_ARCH[arch]), (ret, 0, 0, kill), (ld, 0, 0, 0)]
-    if arch == "x86_64":
-        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]
-    denied = _ALWAYS_DENIED[arch] + (() if allow_spawn else _SPAWN_DENIED[arch])
-    for nr in denied:
-        prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
-    if not allow_spawn:
-        # glibc tries clone3 first and falls back to clone on ENOSYS; clone is allowed only for threads.
-        prog += [(jeq, 0, 1, _CLONE3), (ret, 0, 0, enosys)]
-        prog += [(jeq, 0, 4, _CLONE[arch]), (ld, 0, 0, 16), (jset, 0, 1, _CLONE_THREAD), (ret, 0, 0, allow)]
-        prog += [(ret, 0, 0, eperm)]
-    prog.append((ret, 0, 0, allow))
-    return prog
-
-
-def _install_seccomp(allow_spawn: bool) -> bool:
-    """Load the filter (needs no_new_privs, which the bootstrap set); False where the kernel or arch lacks it."""
-    arch = os.uname().machine
-    if arch not in _AUDIT_ARCH:
-        return False
-    try:
-        import ctypes
-    except ImportError:
-        return False
-
-    class SockFilter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
-
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
-
-    prog = _seccomp_program(arch, allow_spawn)
-    table = (SockFilter * len(prog))(*[SockFilter(*ins) for ins in prog])
-    fprog = SockFprog(len(prog), table)
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_seccomp, seccomp_mode_filter = 22, 2
-    return int(libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0)) == 0
 
 
 def _make_hook(work: str, allow_spawn: bool) -> Callable[[str, tuple[Any, ...]], None]:
@@ -348,7 +293,6 @@ def main() -> NoReturn:
     except BaseException:
         exit_(4)
     allow_spawn = bool(job["allow_subprocess"])
-    seccomp = _install_seccomp(allow_spawn) if job["seccomp"] else False
     try:
         code = compile(job["program"], "<program>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:
@@ -368,7 +312,7 @@ def main() -> NoReturn:
         for name, value in list(namespace.items()):
             if not (name.startswith("__") and name.endswith("__")):
                 names.append([name, encode(value, register)])
-        reply({"ok": names, "seccomp": seccomp})
+        reply({"ok": names})
     while True:
         try:
             request = recv(FROM_JUDGE)
