@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SandboxStatus = Literal["passed", "failed", "error", "timeout", "killed"]
-"""passed: the harness saw every check succeed. failed: an exception (AssertionError, MemoryError...), an exit
+"""passed: the judge saw every check succeed. failed: an exception (AssertionError, MemoryError...), an exit
 before the verdict or a tampered verdict channel. error: the code or the test could not be compiled, or the sandbox
 could not start. timeout: wall clock or CPU limit. killed: a signal (crash, SIGKILL) ended the program."""
 
@@ -20,7 +20,7 @@ class SandboxLimits(BaseModel):
     cpu_seconds: int = Field(10, ge=1, description="RLIMIT_CPU: CPU seconds per process (SIGXCPU, then SIGKILL).")
     wall_seconds: float = Field(15.0, gt=0, description="Wall-clock limit for the whole process tree.")
     memory_bytes: int = Field(1 << 30, ge=64 << 20, description="RLIMIT_AS: address space per process.")
-    max_processes: int = Field(32, ge=1, description="RLIMIT_NPROC: processes and threads beyond the harness.")
+    max_processes: int = Field(32, ge=1, description="RLIMIT_NPROC: processes and threads beyond judge and worker.")
     max_file_bytes: int = Field(10 << 20, ge=0, description="RLIMIT_FSIZE: largest file the program may write.")
     max_open_files: int = Field(64, ge=16, description="RLIMIT_NOFILE: open file descriptors.")
     max_output_bytes: int = Field(
@@ -32,7 +32,7 @@ class SandboxLimits(BaseModel):
 
 
 class SandboxResult(BaseModel):
-    """The verdict of one check; `passed` is only ever true when the harness itself saw the checks succeed."""
+    """The verdict of one check; `passed` is only ever true when the judge itself saw the checks succeed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
