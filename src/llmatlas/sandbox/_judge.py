@@ -182,11 +182,9 @@ def main(cfg: dict[str, Any]) -> NoReturn:
         if os.getpid() != me:  # a forked copy never gets a say
             os._exit(127)
         if status != "passed" and broken and isinstance(broken[0], WorkerGone):
-            wait_status = reap(False)
-            if wait_status is not None and (os.WIFSIGNALED(wait_status) or os.WEXITSTATUS(wait_status) != 0):
+            wait_status = reap(False)  # the runner turns it into a limit, a crash or an early exit
+            if wait_status is not None:
                 status, detail, exc = "died", str(wait_status), None
-            elif wait_status is not None:
-                status, detail = "failed", "exit before verdict (exit code 0)"
             else:
                 status, detail = "failed", "the program closed its channel to the judge"
         else:

@@ -141,7 +141,7 @@ def encode(value: Any, handle: Callable[[object], int], depth: int = 0, key: boo
         return {"y": value.hex()}
     if t is complex:
         return {"c": [value.real, value.imag]}
-    for base in (bool, int, float, str, bytes, tuple, list, dict, frozenset, set, complex):
+    for base in (int, float, str, bytes, tuple, list, dict, frozenset, set, complex):  # bool has no subclasses
         if isinstance(value, base):
             return encode(_as_base(value, base), handle, depth, key)
     return _as_handle(value, handle, key)
