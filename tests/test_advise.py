@@ -20,6 +20,7 @@ from llmatlas.advise.schema import Fact, Measurement
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
+from llmatlas.catalog.offers import offers_for
 from llmatlas.cli.main import app
 from llmatlas.engine.results import Metric, RunResult, Timing
 from llmatlas.errors import InputError
@@ -397,10 +398,17 @@ def test_examples_name_no_retired_model(cat: Catalog, name: str) -> None:
     rec = rec_for(cat, name, as_of=None)
     assert rec.candidates
     for c in rec.candidates:
-        state = lifecycle_on(cat.get(c.model))
-        assert state.usable or c.deployment == "self-host", (c.model, state.text())
-        if c.deployment == "api":
-            assert state.usable, c.model
+        model = cat.get(c.model)
+        if c.deployment == "api":  # the offer it names (the developer's own or a host's) answers today
+            offer = next(
+                o
+                for o in offers_for(cat, model)
+                if o.provider == c.provider and o.provider_model_id == c.provider_model_id
+            )
+            state = lifecycle_on(model, offer=offer)
+            assert state.usable, (c.model, c.provider, state.text())
+        else:
+            assert filters.open_weights(model), c.model
     life = [e for e in rec.excluded if e.filter == "lifecycle"]
     assert len(life) >= 30
     for e in life:
@@ -465,8 +473,10 @@ def test_eval_plan_and_runs(cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> No
     plan = EvalPlan(runs=[("glm-4-9b-chat", "mock:m", "hellaswag")])
     got, problems = run_evals(plan, cat, 10, None, None, runner=fake)
     assert not problems and got[0].model == "glm-4-9b-chat" and got[0].value == pytest.approx(60.0)
-    rec = rec_for(cat, "customer_support_chatbot")
-    p = plan_evals(rec.shortlist, rec.requirements.task_weights, {})
+    base = load_requirements(EXAMPLES / "customer_support_chatbot.yaml")
+    selfhost = base.model_copy(update={"as_of": CATALOG_DATE, "hosting": base.hosting.model_copy(update={"mode": "self-host"})})
+    rec = recommend(selfhost, cat)
+    p = plan_evals(rec.shortlist, rec.requirements.task_weights, {}, cat)
     hosted = [c.model for c in rec.shortlist if c.deployment == "self-host"]
     assert hosted and any(hosted[0] in s for s in p.skipped)  # no packaged build, no --eval-model: skipped
 

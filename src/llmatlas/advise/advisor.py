@@ -17,6 +17,7 @@ from llmatlas.advise.requirements import CRITERIA, Criterion, Requirements
 from llmatlas.advise.schema import (
     Candidate,
     CriterionScore,
+    Evidence,
     Exclusion,
     Fact,
     Measurement,
@@ -27,7 +28,8 @@ from llmatlas.advise.schema import (
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import SOON_DAYS, lifecycle_on
-from llmatlas.catalog.schema import Model
+from llmatlas.catalog.offers import offer_label
+from llmatlas.catalog.schema import Model, Offer
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH
 
 
@@ -40,6 +42,7 @@ class _Draft:
     speed: Fact
     latency: Fact
     plan: SelfHostPlan | None = None
+    offer: Offer | None = None
     alternatives: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tasks: list[TaskQuality] = field(default_factory=list)
@@ -54,15 +57,19 @@ def _money(v: float | None) -> str:
 
 
 def _api_latency(
-    model: Model, req: Requirements, speeds: dict[str, tuple[float, float, str, int]], book: SourceBook
+    model: Model,
+    offer: Offer,
+    req: Requirements,
+    speeds: dict[tuple[str, str], tuple[float, float, str, int]],
+    book: SourceBook,
 ) -> tuple[Fact, Fact]:
-    """Latency and tokens/s of an API model: measured here if a run exists, else unknown."""
-    got = speeds.get(model.id)
+    """Latency and tokens/s of an API offer: measured here if a run exists, else the provider's
+    published figures, else unknown."""
+    got = speeds.get((model.id, offer.provider))
     if got is None:
-        why = "no measurement of this API here (run `llmatlas recommend --eval` with an API key)"
-        return Fact(text="unknown", evidence="unknown", note=why), Fact(text="unknown", evidence="unknown", note=why)
+        return _published_speed(offer, req, book)
     ttft, tps, run_id, n = got
-    src = [book.run(run_id, f"llmatlas run {run_id}: {model.id} ({n} outputs)", None)]
+    src = [book.run(run_id, f"llmatlas run {run_id}: {model.id} via {offer.provider} ({n} outputs)", None)]
     latency = ttft + req.workload.output_tokens / tps if tps > 0 else None
     return (
         Fact(
@@ -74,6 +81,27 @@ def _api_latency(
             note=f"TTFT p50 {ttft:.2f} s + {req.workload.output_tokens} tokens at {tps:.0f} tok/s (p50)",
         ),
         Fact(value=tps, text=f"{tps:.0f} tok/s", unit="tok/s", evidence="measured", sources=src),
+    )
+
+
+def _published_speed(offer: Offer, req: Requirements, book: SourceBook) -> tuple[Fact, Fact]:
+    """The provider's published throughput (and TTFT) as reported evidence; unknown without them."""
+    sp = offer.speed
+    if sp is None or sp.output_tokens_per_s is None:
+        why = "no measurement of this API here and no published speed (run `llmatlas recommend --eval` with an API key)"
+        return Fact(text="unknown", evidence="unknown", note=why), Fact(text="unknown", evidence="unknown", note=why)
+    src = [book.catalog_fact(offer, sp)]
+    tps = sp.output_tokens_per_s
+    out = req.workload.output_tokens
+    latency = (sp.ttft_s or 0.0) + out / tps
+    how = (
+        f"TTFT {sp.ttft_s:g} s + {out} tokens at {tps:g} tok/s (published by the provider)"
+        if sp.ttft_s is not None
+        else f"{out} tokens at {tps:g} tok/s (published by the provider; time to first token not published)"
+    )
+    return (
+        Fact(value=latency, text=_seconds(latency), unit="s", evidence="reported", sources=src, note=how),
+        Fact(value=tps, text=f"{tps:.0f} tok/s", unit="tok/s", evidence="reported", sources=src, note=sp.note),
     )
 
 
@@ -117,25 +145,32 @@ def _options(
     catalog: Catalog,
     book: SourceBook,
     api_ref: float,
-    speeds: dict[str, tuple[float, float, str, int]],
+    speeds: dict[tuple[str, str], tuple[float, float, str, int]],
 ) -> tuple[list[_Draft], list[str]]:
-    """The deployments a model could have under the requirements, and why others fail."""
+    """The deployments a model could have under the requirements (each API offer: the developer's
+    own and every hosted provider's; self-hosting), and why the others fail."""
     drafts: list[_Draft] = []
     why: list[str] = []
     mode = req.hosting.mode
-    api_ok = filters.api_usable(model, req)
-    if filters.has_api(model) and not api_ok and mode != "self-host":
-        why.append(f"API: {lifecycle_on(model, req.on).text()}")
-    if api_ok and mode != "self-host" and not req.on_premises:
-        cost = deploy.api_cost(model, req, catalog, book)
-        latency, tps = _api_latency(model, req, speeds, book)
-        drafts.append(_Draft(model, "api", "API", cost, tps, latency))
+    if mode != "self-host" and not req.on_premises:
+        offers, refused = filters.api_offers(model, req, catalog)
+        why.extend(refused)
+        for offer in offers:
+            cost = deploy.api_cost(model, req, catalog, book, offer)
+            latency, tps = _api_latency(model, offer, req, speeds, book)
+            drafts.append(_Draft(model, "api", offer_label(catalog, offer), cost, tps, latency, offer=offer))
+    own = [d for d in drafts if d.cost.value is not None]
+    if own:  # self-hosting this model is compared with its own cheapest API offer
+        api_ref = min(deploy.per_request_usd(model, req, catalog, d.offer) or math.inf for d in own)
     if filters.open_weights(model) and mode != "api":
         res = deploy.plan_selfhost(model, req, api_ref)
         if res.plan is None:
             why.append(f"self-host: {res.reason}")
         else:
             plan = res.plan
+            if own and plan.breakeven_requests_per_month is not None:
+                cheapest = min(own, key=lambda d: d.cost.value or math.inf)
+                plan.breakeven_vs = f"{model.name} {cheapest.deployment_text}"
             latency, tps = _plan_speed(plan, book)
             hw = deploy.hardware_of(plan)
             cost = deploy.plan_fact(plan, book, hw)
@@ -187,7 +222,16 @@ def _latency_check(d: _Draft, req: Requirements) -> str | None:
     return None
 
 
-def _context_fact(model: Model, book: SourceBook) -> Fact:
+def _context_fact(model: Model, book: SourceBook, offer: Offer | None = None) -> Fact:
+    """The context the deployment accepts: a hosted provider's limit where it states one (it may
+    serve less than the model's native window), else the model's."""
+    if offer is not None and not offer.first_party and offer.context is not None and offer.context.tokens:
+        block = offer.context
+        kind = book.catalog.source_kind(offer, block.source)
+        evidence: Evidence = "dataset" if kind == "dataset" else "reported"
+        src = [book.catalog_fact(offer, block)]
+        n = offer.context.tokens
+        return Fact(value=float(n), text=f"{n:,} tokens", unit="tokens", evidence=evidence, sources=src)
     ctx = model.context_tokens
     if ctx is None:
         return Fact(text="unknown", evidence="unknown")
@@ -213,7 +257,7 @@ def _lifecycle_warning(d: _Draft, req: Requirements) -> None:
     """An API whose shutdown is announced within a year, or whose lifecycle is undisclosed."""
     if d.deployment != "api":
         return
-    state = lifecycle_on(d.model, req.on)
+    state = lifecycle_on(d.model, req.on, offer=d.offer)
     if state.shutdown_soon(SOON_DAYS):
         repl = f"; replacement {state.replacement}" if state.replacement else ""
         d.warnings.append(
@@ -222,7 +266,8 @@ def _lifecycle_warning(d: _Draft, req: Requirements) -> None:
     elif state.status == "deprecated":
         d.warnings.append(f"API deprecated ({state.text()})")
     elif state.status is None:
-        d.warnings.append("API lifecycle undisclosed in the catalog (no deprecation page entry found)")
+        who = "API" if d.offer is None or d.offer.first_party else "offer"
+        d.warnings.append(f"{who} lifecycle undisclosed in the catalog (no deprecation page entry found)")
     elif state.status == "preview":
         d.warnings.append("API in preview: may change or be withdrawn without the usual notice")
 
@@ -347,7 +392,7 @@ def recommend(
     catalog: Catalog,
     *,
     measurements: dict[tuple[str, str], Measurement] | None = None,
-    api_speeds: dict[str, tuple[float, float, str, int]] | None = None,
+    api_speeds: dict[tuple[str, str], tuple[float, float, str, int]] | None = None,
     requirements_path: str | Path | None = None,
 ) -> Recommendation:
     """Rank the catalog's models for ``req``; measured scores (``llmatlas eval``) take precedence."""
@@ -363,11 +408,13 @@ def recommend(
             passing.append(model)
         elif out.filter != "scope":
             excluded.append(out)
-    # The cheapest API among the passing models is the yardstick for self-host break-even volumes.
+    # The cheapest API offer among the passing models is the yardstick for self-host break-even
+    # volumes (a model with API offers of its own is compared with its cheapest one instead).
     api_costs = [
         c
         for m in passing
-        if filters.has_api(m) and (c := deploy.per_request_usd(m, req, catalog)) is not None and c > 0
+        for o in filters.api_offers(m, req, catalog)[0]
+        if (c := deploy.per_request_usd(m, req, catalog, o)) is not None and c > 0
     ]
     api_ref = min(api_costs) if api_costs else 0.0
     drafts: list[_Draft] = []
@@ -405,7 +452,7 @@ def recommend(
             "quality": quality.quality_fact(d.tasks, book),
             "cost": d.cost,
             "speed": d.latency,
-            "context": _context_fact(d.model, book),
+            "context": _context_fact(d.model, book, d.offer),
             "languages": _languages_fact(d.model, req, book),
         }
         rows.append(rank.Row(d.model.id, facts))
@@ -439,6 +486,8 @@ def recommend(
                 kind=d.model.kind,
                 deployment="api" if d.deployment == "api" else "self-host",
                 deployment_text=d.deployment_text,
+                provider=d.offer.provider if d.offer is not None else None,
+                provider_model_id=d.offer.provider_model_id if d.offer is not None else None,
                 quality=row.facts["quality"],
                 tasks=d.tasks,
                 monthly_cost=d.cost,

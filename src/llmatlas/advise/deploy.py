@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 
 from llmatlas.advise.requirements import HardwareSpec, Requirements
-from llmatlas.advise.schema import Fact, SelfHostPlan
+from llmatlas.advise.schema import Evidence, Fact, SelfHostPlan
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.schema import Model, Price
+from llmatlas.catalog.schema import Model, Offer, Price
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH, break_even
 from llmatlas.estimate.cost import CostEstimate, workload_cost
 from llmatlas.estimate.hardware import GIB, Hardware, get_hardware, hardware_table, parse_size
@@ -71,25 +71,29 @@ def rigs(req: Requirements) -> list[Rig]:
     return [Rig(hw, 1, True, spec.gpu_hour_usd, spec.owned)]
 
 
-def _one_request(model: Model, req: Requirements, catalog: Catalog) -> tuple[Price | None, CostEstimate]:
-    """One request of the workload at the price in force (a month's volume is not a whole number,
-    so monthly costs scale this)."""
+def _one_request(
+    model: Model, req: Requirements, catalog: Catalog, offer: Offer | None = None
+) -> tuple[Price | None, CostEstimate]:
+    """One request of the workload at the offer's price in force (the developer's own API without
+    an offer; a month's volume is not a whole number, so monthly costs scale this)."""
     w = req.workload
-    price = model.current_price(req.on, prompt_tokens=w.input_tokens)
+    price = (offer or model).current_price(req.on, prompt_tokens=w.input_tokens)
     rate = catalog.usd_per(price.currency, req.on) if price else None
-    est = workload_cost(model, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, req.on, rate)
+    est = workload_cost(model, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, req.on, rate, offer=offer)
     return price, est
 
 
-def api_cost(model: Model, req: Requirements, catalog: Catalog, book: SourceBook) -> Fact:
-    """Monthly API cost of the workload at the price in force; unknown (never 0) without a price."""
+def api_cost(model: Model, req: Requirements, catalog: Catalog, book: SourceBook, offer: Offer | None = None) -> Fact:
+    """Monthly API cost of the workload at the offer's price in force; unknown (never 0) without a price."""
     w = req.workload
-    price, est = _one_request(model, req, catalog)
+    price, est = _one_request(model, req, catalog, offer)
     if est.total_usd is None or price is None:
         return Fact(
             text="unknown", evidence="unknown", note=est.reason or "no price", sources=[book.estimate("api-cost")]
         )
-    sources = [book.catalog_fact(model, price), book.estimate("api-cost")]
+    owner = offer if offer is not None and not offer.first_party else model
+    evidence: Evidence = "dataset" if catalog.source_kind(owner, price.source) == "dataset" else "reported"
+    sources = [book.catalog_fact(owner, price), book.estimate("api-cost")]
     note = "; ".join(
         [
             f"{w.requests_per_month:,.0f} requests × ({w.input_tokens:,} in + {w.output_tokens:,} out tokens) at "
@@ -104,14 +108,14 @@ def api_cost(model: Model, req: Requirements, catalog: Catalog, book: SourceBook
         value=monthly,
         text=f"${monthly:,.0f}/month",
         unit="USD/month",
-        evidence="reported",
+        evidence=evidence,
         sources=sources,
         note=note,
     )
 
 
-def per_request_usd(model: Model, req: Requirements, catalog: Catalog) -> float | None:
-    return _one_request(model, req, catalog)[1].total_usd
+def per_request_usd(model: Model, req: Requirements, catalog: Catalog, offer: Offer | None = None) -> float | None:
+    return _one_request(model, req, catalog, offer)[1].total_usd
 
 
 def _scaled(hw: Hardware, k: int) -> Hardware:

@@ -18,6 +18,7 @@ from llmatlas.advise.measured import SPEC_CATALOG_IDS, measurement_of
 from llmatlas.advise.quality import CATEGORY_TASKS
 from llmatlas.advise.schema import Candidate, Measurement
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.offers import offer_spec, offers_for
 from llmatlas.engine.results import RunResult
 from llmatlas.errors import InputError, LlmatlasError
 
@@ -68,14 +69,41 @@ def tasks_for(weights: dict[str, float]) -> list[str]:
     return out
 
 
-def plan_evals(shortlist: list[Candidate], weights: dict[str, float], mapping: dict[str, str]) -> EvalPlan:
+def hosted_spec_for(c: Candidate, catalog: Catalog) -> tuple[str | None, str]:
+    """The spec that calls a candidate's hosted offer, when its provider's key is in the environment."""
+    offer = next(
+        (
+            o
+            for o in offers_for(catalog, catalog.get(c.model))
+            if o.provider == c.provider and o.provider_model_id == c.provider_model_id
+        ),
+        None,
+    )
+    prov = catalog.providers.get(c.provider or "")
+    spec = offer_spec(catalog, offer) if offer is not None else None
+    if spec is None or prov is None:
+        return None, f"{c.provider} documents no OpenAI-compatible endpoint: pass --eval-model {c.model}=SPEC"
+    if not os.environ.get(prov.key_env):
+        return None, f"set {prov.key_env} (your {prov.name} key) or pass --eval-model {c.model}=SPEC"
+    return spec, f"{prov.key_env} is set"
+
+
+def plan_evals(
+    shortlist: list[Candidate], weights: dict[str, float], mapping: dict[str, str], catalog: Catalog | None = None
+) -> EvalPlan:
+    """Which shortlisted candidate runs where: a hosted API candidate through its provider's endpoint
+    (so the measured speed is that offer's), others as :func:`spec_for` says."""
     plan = EvalPlan()
     tasks = tasks_for(weights)
     if not tasks:
         plan.skipped.append("none of the weighted task categories has a benchmark llmatlas can run")
         return plan
     for c in shortlist:
-        spec, why = spec_for(c.model, c.developer, mapping)
+        hosted = c.deployment == "api" and c.provider is not None and c.provider != c.developer
+        if hosted and catalog is not None and c.model not in mapping:
+            spec, why = hosted_spec_for(c, catalog)
+        else:
+            spec, why = spec_for(c.model, c.developer, mapping)
         if spec is None:
             plan.skipped.append(f"{c.model}: {why}")
             continue

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from llmatlas.advise.requirements import Requirements
 from llmatlas.advise.schema import Exclusion
 from llmatlas.advise.sources import SourceBook
+from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.schema import Model
+from llmatlas.catalog.offers import offer_label, offers_for, provider_name
+from llmatlas.catalog.schema import Model, Offer
 
 LANGUAGE_SYNONYMS = {
     "chinese": {"chinese", "zh", "mandarin", "中文", "simplified chinese", "traditional chinese"},
@@ -47,6 +49,61 @@ def scope(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None
 def api_usable(model: Model, req: Requirements) -> bool:
     """The developer's API answers on the decision date (not retired, already released)."""
     return has_api(model) and lifecycle_on(model, req.on).usable
+
+
+def region_matches(wanted: list[str], regions: list[str]) -> bool:
+    """'eu' matches 'eu-central-1', 'EU' and 'eu (frankfurt)'; 'us-east-1' matches only itself."""
+    have = [r.strip().lower() for r in regions]
+    for w in (x.strip().lower() for x in wanted):
+        if any(r == w or r.startswith((f"{w}-", f"{w} ", f"{w}(")) for r in have):
+            return True
+    return False
+
+
+def offer_problem(model: Model, offer: Offer, req: Requirements, catalog: Catalog) -> str | None:
+    """Why an API offer cannot serve the requirements (None when it can): lifecycle on the decision
+    date, provider allowed, data region, the provider's number format, context limit."""
+    state = lifecycle_on(model, req.on, offer=offer)
+    if not state.usable:
+        return state.text()
+    price = offer.current_price(req.on, prompt_tokens=req.workload.input_tokens)
+    if price is not None and price.input_per_m == 0 and price.output_per_m == 0:
+        return "listed free: a rate-limited free tier, not a priced production offer"
+    hosting = req.hosting
+    if hosting.providers is not None:
+        allowed = {p.strip().lower() for p in hosting.providers}
+        if offer.provider not in allowed and provider_name(catalog, offer).lower() not in allowed:
+            listed = ", ".join(hosting.providers)
+            return f"provider {provider_name(catalog, offer)} not in the accepted providers ({listed})"
+    if req.data_regions:
+        if offer.regions is None:
+            return f"serving region undisclosed; data must stay in {', '.join(req.data_regions)}"
+        if not region_matches(req.data_regions, offer.regions.names):
+            return f"served in {', '.join(offer.regions.names)}; data must stay in {', '.join(req.data_regions)}"
+    if hosting.offer_quantizations is not None and not offer.first_party:
+        accepted = {q.strip().lower() for q in hosting.offer_quantizations}
+        if offer.quantization is None:
+            return f"number format undisclosed; accepted: {', '.join(hosting.offer_quantizations)}"
+        if offer.quantization.name.lower() not in accepted:
+            return f"served at {offer.quantization.name}; accepted: {', '.join(hosting.offer_quantizations)}"
+    need = max(req.min_context or 0, req.workload.input_tokens + req.workload.output_tokens)
+    ctx = offer.context.tokens if offer.context else None
+    if ctx is not None and ctx < need:
+        return f"the provider accepts {ctx:,} tokens < {need:,} needed"
+    return None
+
+
+def api_offers(model: Model, req: Requirements, catalog: Catalog) -> tuple[list[Offer], list[str]]:
+    """The offers that can serve the requirements, and why each other one cannot."""
+    good: list[Offer] = []
+    why: list[str] = []
+    for offer in offers_for(catalog, model):
+        problem = offer_problem(model, offer, req, catalog)
+        if problem is None:
+            good.append(offer)
+        else:
+            why.append(f"{offer_label(catalog, offer)}: {problem}")
+    return good, why
 
 
 def lifecycle(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None:
@@ -112,16 +169,16 @@ def on_premises(model: Model, req: Requirements, book: SourceBook) -> Exclusion 
 def hosting(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None:
     mode = req.hosting.mode
     src = [book.catalog_fact(model, model.access)] if model.access else []
-    if mode == "api" and not has_api(model):
+    offers = offers_for(book.catalog, model)
+    if mode == "api" and not offers:
         return exclusion(model, "hosting", "no API offered; the requirements ask for an API", src)
-    if mode == "api" and not api_usable(model, req):
+    if mode == "api" and not any(lifecycle_on(model, req.on, offer=o).usable for o in offers):
         lc = [book.catalog_fact(model, model.lifecycle)] if model.lifecycle else src
-        return exclusion(
-            model, "lifecycle", f"API {lifecycle_on(model, req.on).text()}; the requirements ask for an API", lc
-        )
+        state = lifecycle_on(model, req.on).text() if has_api(model) else "every hosted offer retired"
+        return exclusion(model, "lifecycle", f"API {state}; the requirements ask for an API", lc)
     if mode == "self-host" and not open_weights(model):
         return exclusion(model, "hosting", "weights not released: cannot be self-hosted", src)
-    if mode == "either" and not has_api(model) and not open_weights(model):
+    if mode == "either" and not offers and not open_weights(model):
         return exclusion(model, "hosting", "neither an API nor released weights (chat product only)", src)
     return None
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from llmatlas.advise.quality import TASK_TO_BENCHMARK
 from llmatlas.advise.schema import Measurement
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.offers import first_party_offer, offer_for_spec
 from llmatlas.engine.results import RunResult
-from llmatlas.errors import LlmatlasError
 
 # Packaged-model aliases and the catalog entries they are.
 SPEC_CATALOG_IDS = {
@@ -29,13 +29,21 @@ def catalog_id_for_spec(spec: str, catalog: Catalog) -> str | None:
     head = spec.split("?", 1)[0]
     if head in SPEC_CATALOG_IDS:
         return SPEC_CATALOG_IDS[head]
-    backend, _, target = head.partition(":")
-    if backend in ("openai", "anthropic") and target:
-        try:
-            return catalog.get(target).id
-        except LlmatlasError:
+    found = offer_for_spec(catalog, spec)
+    return found[0].id if found else None
+
+
+def offer_of(result: RunResult, catalog: Catalog) -> tuple[str, str] | None:
+    """(catalog id, provider id) of the API offer a run called: a hosted provider's model id at its
+    base URL, or the developer's own API."""
+    found = offer_for_spec(catalog, result.model)
+    if found is None:
+        named = catalog_id_of(result, catalog)
+        if named is None or named not in catalog.models:
             return None
-    return None
+        own = first_party_offer(catalog.models[named])
+        return (named, own.provider) if own else None
+    return found[0].id, found[1].provider
 
 
 def catalog_id_of(result: RunResult, catalog: Catalog) -> str | None:
@@ -97,18 +105,19 @@ def stored_results(journal_path: str | None = None) -> list[RunResult]:
         journal.close()
 
 
-def api_speed(results: list[RunResult], catalog: Catalog) -> dict[str, tuple[float, float, str, int]]:
-    """Per catalog id of an API model: (TTFT p50 s, output tok/s p50, run id, outputs) of its largest run."""
-    best: dict[str, tuple[float, float, str, int]] = {}
+def api_speed(results: list[RunResult], catalog: Catalog) -> dict[tuple[str, str], tuple[float, float, str, int]]:
+    """Per (catalog id, provider) of an API offer: (TTFT p50 s, output tok/s p50, run id, outputs) of its
+    largest run. A run against a provider's endpoint measures that provider's offer."""
+    best: dict[tuple[str, str], tuple[float, float, str, int]] = {}
     for r in results:
         perf = r.performance
         if perf is None or perf.ttft_s is None or perf.output_tokens_per_s is None:
             continue
         if r.backend not in ("openai", "anthropic"):
             continue  # a local run's speed says nothing about the model on other hardware
-        model = catalog_id_of(r, catalog)
+        key = offer_of(r, catalog)
         n = perf.output_tokens_per_s.n
-        if model is None or (model in best and best[model][3] >= n):
+        if key is None or (key in best and best[key][3] >= n):
             continue
-        best[model] = (perf.ttft_s.p50, perf.output_tokens_per_s.p50, r.run_id, n)
+        best[key] = (perf.ttft_s.p50, perf.output_tokens_per_s.p50, r.run_id, n)
     return best

@@ -113,6 +113,16 @@ class Hosting(_Strict):
         0.6, gt=0, le=1, description="Average load of self-hosted GPUs (capacity is left for peaks)."
     )
     max_gpus: int = Field(8, ge=1, le=64, description="Largest replica to consider when renting GPUs.")
+    providers: list[str] | None = Field(
+        None,
+        description="API providers you accept (ids such as together, groq, amazon-bedrock, or a developer's "
+        "own API such as openai); default: any.",
+    )
+    offer_quantizations: list[str] | None = Field(
+        None,
+        description="Number formats you accept from hosted providers (e.g. [bf16, fp8]); an offer whose format "
+        "is undisclosed then does not qualify. Default: any.",
+    )
 
     @field_validator("quantizations")
     @classmethod
@@ -169,6 +179,11 @@ class Requirements(_Strict):
         True, description="Accept licenses with conditions (e.g. Llama 2's 700M-user clause); shown as warnings."
     )
     on_premises: bool = Field(False, description="Data must stay on your premises: open weights only.")
+    data_regions: list[str] | None = Field(
+        None,
+        description="Where an API may process your data: regions or countries as providers state them "
+        "(e.g. [eu] matches eu-central-1 and EU; [us-east-1]). An offer whose region is undisclosed does not qualify.",
+    )
     fine_tuning: bool = Field(False, description="You need to fine-tune the model.")
     latency: Latency | None = None
     kinds: list[Kind] = Field(

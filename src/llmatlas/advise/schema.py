@@ -17,8 +17,9 @@ from llmatlas.advise.requirements import Criterion, Requirements
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 # Strongest first. "estimated" is our own estimator's output (memory, speed, self-host cost).
-Evidence = Literal["measured", "reported", "estimated", "unknown"]
-EVIDENCE_ORDER: tuple[Evidence, ...] = ("measured", "reported", "estimated", "unknown")
+# "dataset": a price or limit proposed from a public dataset (`llmatlas catalog sync`), not a primary source.
+Evidence = Literal["measured", "reported", "dataset", "estimated", "unknown"]
+EVIDENCE_ORDER: tuple[Evidence, ...] = ("measured", "reported", "dataset", "estimated", "unknown")
 SourceKind = Literal["catalog", "measurement", "estimate", "hardware", "requirements"]
 
 
@@ -111,7 +112,9 @@ class Candidate(BaseModel):
     developer: str
     kind: str
     deployment: Literal["api", "self-host"]
-    deployment_text: str  # "API", "self-host: 2 × A100 80GB, Q4_K_M"
+    deployment_text: str  # "API", "API via Groq", "self-host: 2 × A100 80GB, Q4_K_M"
+    provider: str | None = None  # who serves the API deployment (the developer for its own API)
+    provider_model_id: str | None = None
     quality: Fact
     tasks: list[TaskQuality]
     monthly_cost: Fact

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llmatlas.advise.schema import Source, SourceKind
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.schema import Model, Sourced
+from llmatlas.catalog.schema import Model, Offer, Sourced
 from llmatlas.estimate.hardware import Hardware
 
 DOCS = "docs/advisor.md"
@@ -51,11 +51,17 @@ class SourceBook:
             self.sources[sid] = Source(id=sid, kind=kind, title=title, url=url, as_of=as_of)
         return sid
 
-    def catalog_fact(self, model: Model, block: Sourced) -> str:
+    def catalog_fact(self, model: Model | Offer, block: Sourced) -> str:
         """The id of a catalog block's source (a declared reference or a bare URL/document)."""
         ref = self.catalog.reference(model, block.source)
         if ref is not None:
-            return self._add(f"ref:{model.developer}/{ref.id}", "catalog", ref.title, ref.url, ref.as_of)
+            owner = model.developer if isinstance(model, Model) else model.provider
+            title = ref.title
+            if ref.dataset:
+                title += f" [dataset: {ref.dataset}]"
+            elif ref.secondary:
+                title += " [third-party copy]"
+            return self._add(f"ref:{owner}/{ref.id}", "catalog", title, ref.url, ref.as_of)
         url = block.source if block.source.startswith(("http://", "https://")) else None
         return self._add(f"src:{block.source}", "catalog", block.source, url, block.as_of)
 

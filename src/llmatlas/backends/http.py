@@ -371,14 +371,30 @@ class HTTPPool:
         With ``stream``, the 200 body is read as server-sent events (``data["events"]``); a stream
         that breaks off, ends before its end marker or carries invalid JSON is retried like any
         transient failure (an in-stream error event only when the format calls it retryable)."""
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        return self._request("POST", path, body, stream=stream, on_event=on_event)
+
+    def get_json(self, path: str, params: dict[str, str] | None = None) -> Response:
+        """GET a JSON object (a models list, a price map) with the same retries and error records."""
+        return self._request("GET", path, None, params=params)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        params: dict[str, str] | None = None,
+        stream: SSEFormat | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Response:
+        url = f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
         t_all = time.perf_counter()
         last = RequestError(None, "no attempt made", 0)
         for attempt in range(1, self.max_attempts + 1):
             wait: float | None = None
             t0 = time.perf_counter()
             try:
-                with self._client.stream("POST", url, json=body) as resp:
+                with self._client.stream(method, url, json=body, params=params) as resp:
                     if resp.status_code == 200:
                         ttft: float | None = None
                         if stream is not None:
@@ -405,10 +421,10 @@ class HTTPPool:
             if attempt == self.max_attempts:
                 break
             delay = self.backoff(attempt) if wait is None else min(wait, self.retry_after_max_s)
-            log.debug("%s %s: attempt %d failed (%s); retrying in %.3f s", "POST", path, attempt, last, delay)
+            log.debug("%s %s: attempt %d failed (%s); retrying in %.3f s", method, path, attempt, last, delay)
             if delay > 0:
                 self._sleep(delay)
-        log.info("POST %s failed for good: %s", path, last)
+        log.info("%s %s failed for good: %s", method, path, last)
         return Response(None, last, last.attempts, time.perf_counter() - t_all)
 
     def map_post(

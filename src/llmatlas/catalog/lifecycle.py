@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.schema import Model
+from llmatlas.catalog.schema import Model, Offer
 
 State = Literal["unreleased", "active", "preview", "deprecated", "retired"]
 SOON_DAYS = 365  # a shutdown announced within this many days is warned about
@@ -67,11 +67,15 @@ class LifecycleOn(BaseModel):
         return out
 
 
-def lifecycle_on(model: Model, on: dt.date | None = None) -> LifecycleOn:
-    """The model's state on ``on`` (today by default) from its release date and lifecycle block."""
+def lifecycle_on(model: Model, on: dt.date | None = None, offer: Offer | None = None) -> LifecycleOn:
+    """The model's state on ``on`` (today by default) from its release date and lifecycle block.
+
+    With a hosted ``offer`` the lifecycle block is the provider's (Groq retiring a model says
+    nothing of the developer's API); the model's release date still bounds it.
+    """
     when = on or dt.date.today()
     released = model.released_on()
-    lc = model.lifecycle
+    lc = offer.lifecycle if offer is not None and not offer.first_party else model.lifecycle
     base = {
         "model": model.id,
         "on": when,

@@ -16,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from llmatlas.catalog.schema import CatalogFile, Developer, ExchangeRate, Model, Reference, Sourced
+from llmatlas.catalog.schema import (
+    CatalogFile,
+    Developer,
+    ExchangeRate,
+    Model,
+    Offer,
+    OfferFile,
+    Provider,
+    Reference,
+    Sourced,
+)
 from llmatlas.errors import InputError
 
 Path_ = tuple[str | int, ...]
@@ -33,6 +43,18 @@ class LoadedFile:
     references: dict[str, Reference]
     exchange_rates: list[ExchangeRate]
     models: list[Model]
+
+
+@dataclass
+class LoadedOffers:
+    """One parsed offers file: the providers it declares and their offers (model ids not yet checked)."""
+
+    path: str
+    providers: list[Provider]
+    references: dict[str, Reference]
+    exchange_rates: list[ExchangeRate]
+    offers: list[Offer]
+    lines: dict[int, int | None] = field(default_factory=dict)  # offer index -> line of its 'model'
 
 
 @dataclass
@@ -263,30 +285,36 @@ def _resolve_sources(obj: Any, refs: dict[str, Reference]) -> Any:
     return obj
 
 
-def _check_sources(model: Model, refs: dict[str, Reference], located: _Located, i: int, source: str) -> None:
+def _check_sources(
+    model: BaseModel, refs: dict[str, Reference], located: _Located, i: int, source: str, key: str = "models"
+) -> None:
     """Every block needs a date and a source that is a reference id, a URL or a document path."""
-    for name, block in iter_blocks(model):
+    blocks = list(iter_blocks(model))
+    if isinstance(model, Sourced):
+        blocks.insert(0, ("", model))
+    for name, block in blocks:
         src = block.source
         known = src in refs or "://" in src or src.startswith(("doi:", "arXiv:", "arxiv:", "file:", "/"))
-        field = f"models[{i}].{name}.source"
+        where: Path_ = (key, i, *name.split(".")) if name else (key, i, "source")
+        dotted = f"{key}[{i}]." + (f"{name}." if name else "")
         if not known:
             raise InputError(
                 f"source '{src}' is neither a declared reference id nor a URL/document",
                 path=source,
-                line=located.line(("models", i, *name.split("."))),
-                field=field,
+                line=located.line(where),
+                field=dotted + "source",
             )
         if block.as_of is None:
             raise InputError(
                 "missing 'as_of' (give it, or cite a reference that has one)",
                 path=source,
-                line=located.line(("models", i, *name.split("."))),
-                field=f"models[{i}].{name}.as_of",
+                line=located.line(where),
+                field=dotted + "as_of",
             )
 
 
-def iter_blocks(model: Model) -> Iterator[tuple[str, Sourced]]:
-    """Every sourced block of a model, named like 'architecture' or 'benchmarks.2'."""
+def iter_blocks(model: BaseModel) -> Iterator[tuple[str, Sourced]]:
+    """Every sourced block of a model (or offer), named like 'architecture' or 'benchmarks.2'."""
     for name in type(model).model_fields:
         value = getattr(model, name)
         if isinstance(value, Sourced):
@@ -311,6 +339,81 @@ def load_text(text: str, source: str, external: dict[str, dict[str, Any]] | None
     located = parse_yaml(text, source)
     if not isinstance(located.data, dict):
         raise InputError("a catalog file must be a mapping with 'developer' and 'models'", path=source, line=1)
+    return _load_models(located, source, external)
+
+
+def is_offers_file(data: Any) -> bool:
+    """An offers file names a provider (or providers) and no developer."""
+    return isinstance(data, dict) and "developer" not in data and ("provider" in data or "providers" in data)
+
+
+def load_any(path: str | Path, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile | LoadedOffers:
+    """A user directory mixes model files and offers files: tell them apart by their top-level keys."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read catalog file: {exc}", path=p) from None
+    located = parse_yaml(text, str(p))
+    if is_offers_file(located.data):
+        return _load_offers(located, str(p))
+    if not isinstance(located.data, dict):
+        raise InputError("a catalog file must be a mapping with 'developer' and 'models'", path=str(p), line=1)
+    return _load_models(located, str(p), external)
+
+
+def load_offers_file(path: str | Path) -> LoadedOffers:
+    """Load and validate one offers file (``catalog/data/offers/<provider>.yaml``)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read offers file: {exc}", path=p) from None
+    return load_offers_text(text, str(p))
+
+
+def load_offers_text(text: str, source: str) -> LoadedOffers:
+    located = parse_yaml(text, source)
+    if not is_offers_file(located.data):
+        raise InputError("an offers file must be a mapping with 'provider' and 'offers'", path=source, line=1)
+    return _load_offers(located, source)
+
+
+def _load_offers(located: _Located, source: str) -> LoadedOffers:
+    try:
+        of = OfferFile.model_validate(located.data)
+    except ValidationError as exc:
+        raise _first_error(exc, located, (), source) from None
+    refs = {r.id: r for r in of.references}
+    providers = of.all_providers()
+    ids = {p.id for p in providers}
+    offers: list[Offer] = []
+    lines: dict[int, int | None] = {}
+    for i, entry in enumerate(of.offers):
+        resolved = _resolve_sources(entry, refs)
+        if len(providers) == 1:
+            resolved.setdefault("provider", providers[0].id)
+        resolved["origin"] = source
+        try:
+            offer = Offer.model_validate(resolved)
+        except ValidationError as exc:
+            raise _first_error(exc, located, ("offers", i), source) from None
+        if offer.provider not in ids:
+            declared = ", ".join(sorted(ids))
+            raise InputError(
+                f"provider '{offer.provider or '(none)'}' is not declared in this file (declared: {declared})",
+                path=source,
+                line=located.line(("offers", i, "provider")),
+                field=f"offers[{i}].provider",
+            )
+        _check_sources(offer, refs, located, i, source, key="offers")
+        lines[i] = located.line(("offers", i, "model"))
+        offers.append(offer)
+    rates = [ExchangeRate.model_validate(_resolve_sources(r.model_dump(), refs)) for r in of.exchange_rates]
+    return LoadedOffers(source, providers, refs, rates, offers, lines)
+
+
+def _load_models(located: _Located, source: str, external: dict[str, dict[str, Any]] | None) -> LoadedFile:
     try:
         cat = CatalogFile.model_validate(located.data)
     except ValidationError as exc:
@@ -320,7 +423,7 @@ def load_text(text: str, source: str, external: dict[str, dict[str, Any]] | None
     models: list[Model] = []
     for i, entry in enumerate(raw):
         resolved = _resolve_sources(entry, refs)
-        resolved["developer"] = cat.developer.id
+        resolved.setdefault("developer", cat.developer.id)  # a dataset overlay names each model's developer
         resolved["origin"] = source
         try:
             model = Model.model_validate(resolved)
@@ -335,4 +438,12 @@ def load_text(text: str, source: str, external: dict[str, dict[str, Any]] | None
 def builtin_files() -> list[Path]:
     """The YAML files shipped in the package, one per developer."""
     root = resources.files("llmatlas.catalog") / "data"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def builtin_offer_files() -> list[Path]:
+    """The offers files shipped in the package, one per provider (``data/offers/``)."""
+    root = resources.files("llmatlas.catalog") / "data" / "offers"
+    if not root.is_dir():
+        return []
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith((".yaml", ".yml")))

@@ -72,6 +72,10 @@ class Reference(_Strict):
     url: str | None = None
     as_of: dt.date
     secondary: bool = False
+    # A well-kept public dataset (genai-prices, LiteLLM's map, models.dev, OpenRouter) rather than a
+    # provider's own page: "genai-prices 0.2.3". Facts citing it are labelled "dataset" everywhere.
+    dataset: str | None = None
+    note: str | None = None  # e.g. "as_of is the date the stored copy was read"
 
 
 class Sourced(_Strict):
@@ -205,6 +209,33 @@ class Price(Sourced):
         return self
 
 
+def price_in_force(
+    pricing: list[Price], on: dt.date | None = None, prompt_tokens: int | None = None, *, known_from_as_of: bool = False
+) -> Price | None:
+    """The entry in force on ``on`` (today by default) for a prompt of ``prompt_tokens``.
+
+    Of the entries in force, a long-context tier (``prompt_tokens_above``) applies only to a
+    longer prompt; the highest tier that applies wins, then the latest entry. With
+    ``known_from_as_of`` an entry without ``effective_from`` counts only from the date it was read
+    (a hosted provider's price seen in 2026 says nothing of what it charged in 2024).
+    """
+    when = on or dt.date.today()
+
+    def start(p: Price) -> dt.date | None:
+        return p.effective_from or (p.as_of if known_from_as_of else None)
+
+    live = [
+        p
+        for p in pricing
+        if ((s := start(p)) is None or s <= when)
+        and (p.effective_to is None or p.effective_to > when)
+        and (p.prompt_tokens_above is None or (prompt_tokens is not None and prompt_tokens > p.prompt_tokens_above))
+    ]
+    if not live:
+        return None
+    return max(live, key=lambda p: (p.prompt_tokens_above or -1, p.effective_from or dt.date.min))
+
+
 class Languages(Sourced):
     names: list[str] = Field(default_factory=list)
     chinese: bool | None = None
@@ -311,22 +342,8 @@ class Model(_Strict):
     origin: str | None = None  # file the entry was read from (set by the loader)
 
     def current_price(self, on: dt.date | None = None, prompt_tokens: int | None = None) -> Price | None:
-        """The price in force on ``on`` (today by default) for a prompt of ``prompt_tokens``.
-
-        Of the entries in force, a long-context tier (``prompt_tokens_above``) applies only to a
-        longer prompt; the highest tier that applies wins, then the latest entry.
-        """
-        when = on or dt.date.today()
-        live = [
-            p
-            for p in self.pricing
-            if (p.effective_from is None or p.effective_from <= when)
-            and (p.effective_to is None or p.effective_to > when)
-            and (p.prompt_tokens_above is None or (prompt_tokens is not None and prompt_tokens > p.prompt_tokens_above))
-        ]
-        if not live:
-            return None
-        return max(live, key=lambda p: (p.prompt_tokens_above or -1, p.effective_from or dt.date.min))
+        """The developer's own API price in force on ``on`` for a prompt of ``prompt_tokens``."""
+        return price_in_force(self.pricing, on, prompt_tokens)
 
     def released_on(self) -> dt.date | None:
         """The release date (a month-only date counts from the month's first day)."""
@@ -359,6 +376,80 @@ class Model(_Strict):
         return None
 
 
+class OfferQuantization(Sourced):
+    """The number format a provider serves the weights in, when it says (fp8, fp16, int4, ...)."""
+
+    name: str = Field(min_length=1)
+
+
+class Regions(Sourced):
+    """Where a provider serves an offer (cloud regions or countries), as the provider states it."""
+
+    names: list[str] = Field(min_length=1)
+
+
+class OfferSpeed(Sourced):
+    """Throughput and time to first token as the provider publishes them (reported, not measured)."""
+
+    output_tokens_per_s: Annotated[float, Field(gt=0)] | None = None
+    ttft_s: NonNegFloat | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> OfferSpeed:
+        if self.output_tokens_per_s is None and self.ttft_s is None:
+            raise ValueError("a speed block needs output_tokens_per_s or ttft_s")
+        return self
+
+
+class Offer(Sourced):
+    """One way to call a model through an API: who serves it, under which id, at what price.
+
+    The developer's own API is the *first-party* offer (built from the model's ``pricing`` and
+    ``lifecycle``); hosted providers of open weights (Together, Groq, Bedrock, ...) are offers
+    declared in ``catalog/data/offers/<provider>.yaml``, each with its own prices, limits,
+    quantization, regions, lifecycle and published speed.
+    """
+
+    model: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    provider: str = ""  # filled from the file's provider when it declares one
+    provider_model_id: str | None = None
+    first_party: bool = False
+    pricing: list[Price] = Field(default_factory=list)
+    context: Context | None = None
+    quantization: OfferQuantization | None = None
+    regions: Regions | None = None
+    lifecycle: Lifecycle | None = None
+    speed: OfferSpeed | None = None
+    origin: str | None = None  # file the offer was read from (set by the loader)
+
+    def current_price(self, on: dt.date | None = None, prompt_tokens: int | None = None) -> Price | None:
+        """The offer's price in force; a hosted price without ``effective_from`` counts from its ``as_of``."""
+        return price_in_force(self.pricing, on, prompt_tokens, known_from_as_of=not self.first_party)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(model, provider, provider's model id): a later file with the same key replaces the offer."""
+        return (self.model, self.provider, (self.provider_model_id or "").lower())
+
+
+class Provider(_Strict):
+    """A company that serves models through an API (a developer's own API counts too)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str
+    url: str | None = None
+    country: str | None = None
+    openai_base_url: str | None = None  # OpenAI-compatible endpoint, for `eval --model openai:...?base_url=`
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")  # default: <ID>_API_KEY
+
+    @property
+    def key_env(self) -> str:
+        """The environment variable that holds the user's key for this provider."""
+        return self.api_key_env or self.id.upper().replace("-", "_").replace(".", "_") + "_API_KEY"
+    source: str | None = None
+    note: str | None = None
+
+
 class Developer(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
     name: str
@@ -380,3 +471,22 @@ class CatalogFile(_Strict):
     references: list[Reference] = Field(default_factory=list)
     exchange_rates: list[ExchangeRate] = Field(default_factory=list)
     models: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class OfferFile(_Strict):
+    """The layout of an offers file: one provider (or several, for a dataset overlay) and its offers."""
+
+    provider: Provider | None = None
+    providers: list[Provider] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    exchange_rates: list[ExchangeRate] = Field(default_factory=list)
+    offers: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_provider_at_least(self) -> OfferFile:
+        if self.provider is None and not self.providers:
+            raise ValueError("an offers file needs 'provider' (or 'providers')")
+        return self
+
+    def all_providers(self) -> list[Provider]:
+        return ([self.provider] if self.provider else []) + self.providers

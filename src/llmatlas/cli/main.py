@@ -18,8 +18,9 @@ from rich.table import Table
 from llmatlas import __version__
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.loader import iter_blocks, load_text
+from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
-from llmatlas.catalog.schema import UNDISCLOSED
+from llmatlas.catalog.schema import UNDISCLOSED, Model
 from llmatlas.cli.render import (
     UNKNOWN,
     console,
@@ -34,7 +35,7 @@ from llmatlas.cli.render import (
     print_json,
 )
 from llmatlas.errors import InputError, LlmatlasError
-from llmatlas.estimate.cost import workload_cost
+from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import get_hardware, hardware_table, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory, weights_bytes
 from llmatlas.estimate.speed import speed_bounds
@@ -252,8 +253,47 @@ def show(
             value += f"  [dim]({block.note})[/dim]"
         t.add_row(name, value, str(block.as_of), cat.source_url(m, block.source))
     console.print(t)
+    _print_offers(cat, m)
     if m.origin:
         console.print(f"[dim]from {m.origin}[/dim]")
+
+
+def _print_offers(cat: Catalog, m: Model) -> None:
+    """Every API offer of the model, with its price in force, limits, state and source."""
+    offers = [offer_summary(cat, m, o) for o in offers_for(cat, m)]
+    if not offers:
+        console.print("[yellow]No known API offer[/yellow] (self-host: see `llmatlas fit`).")
+        return
+    t = Table(title="API offers (price per 1M tokens in force today)")
+    for col in ("provider", "model id there", "in / out", "context", "format", "status", "speed", "source"):
+        t.add_column(col, overflow="fold")
+    for o in sorted(offers, key=lambda o: (o["input_per_m"] is None, o["input_per_m"] or 0.0)):
+        cur = "¥" if o["currency"] == "CNY" else "$"
+        price = (
+            f"{cur}{o['input_per_m']:g} / {cur}{o['output_per_m']:g}"
+            if o["input_per_m"] is not None and o["output_per_m"] is not None
+            else "[yellow]no price[/yellow]"
+        )
+        speed = " · ".join(
+            x
+            for x in (
+                f"{o['output_tokens_per_s']:g} tok/s" if o["output_tokens_per_s"] else "",
+                f"TTFT {o['ttft_s']:g} s" if o["ttft_s"] is not None else "",
+            )
+            if x
+        )
+        kind = "" if o["evidence"] == "primary" else f" [magenta]({o['evidence']})[/magenta]"
+        t.add_row(
+            o["provider_name"],
+            o["provider_model_id"] or "",
+            price,
+            f"{o['context_tokens']:,}" if o["context_tokens"] else "undisclosed",
+            o["quantization"] or "undisclosed",
+            o["status_text"] if o["status"] != "active" else "active",
+            speed or "—",
+            f"{o['source']} ({o['as_of']}){kind}",
+        )
+    console.print(t)
 
 
 _ALWAYS = {"total_b", "tokens", "date", "input_per_m", "output_per_m", "commercial_use", "available"}
@@ -278,11 +318,17 @@ def cost(
         str | None,
         typer.Option(help="Price in force on this date (YYYY-MM-DD), e.g. a retired model's; default today."),
     ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(help="Only this provider's offer (id or name, e.g. together, groq, amazon-bedrock)."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """API cost of a workload per model, in USD (and CNY where the developer prices in CNY).
+    """API cost of a workload per model and offer, in USD (and CNY where the provider prices in CNY).
 
-    Long-context tiers apply by prompt size; a retired API has no price today (give --on for history).
+    Every offer of a model is listed, cheapest first: the developer's own API and the hosted
+    providers of open weights. Long-context tiers apply by prompt size; a retired API or offer has
+    no price today (give --on for history).
     """
     cat = catalog()
     when = _date(on)
@@ -292,41 +338,45 @@ def cost(
         )
     rows = []
     for mid in model_ids:
-        m = cat.get(mid)
-        p = m.current_price(when, prompt_tokens=input_tokens)
-        rate = cat.usd_per(p.currency, when) if p else None
-        est = workload_cost(
-            m,
-            input_tokens,
-            output_tokens,
-            requests,
-            cached_input_tokens,
-            when,
-            rate,
-            cache_write_tokens=cache_write_tokens,
-            batch_api=batch_api,
+        rows.extend(
+            offer_costs(
+                cat,
+                cat.get(mid),
+                input_tokens,
+                output_tokens,
+                requests,
+                cached_input_tokens,
+                when,
+                cache_write_tokens=cache_write_tokens,
+                batch_api=batch_api,
+                provider=provider,
+            )
         )
-        if est.price_source:
-            est.price_source = cat.source_url(m, est.price_source)
-        rows.append(est)
     if json_out:
         print_json([r.model_dump(mode="json") for r in rows])
         return
-    t = Table(title=f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)")
-    for col in ("model", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of"):
-        t.add_column(col, justify="right" if col != "model" else "left")
+    one = len({r.model for r in rows}) == 1  # one model: its id goes in the title, not in every row
+    t = Table(
+        title=(f"{rows[0].model}: " if one else "")
+        + f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)"
+    )
+    cols = ("model", "provider", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of")
+    for col in cols[1:] if one else cols:
+        t.add_column(col, justify="left" if col in ("model", "provider") else "right")
     for r in rows:
         native = money(r.total, r.currency) if r.currency and r.currency != "USD" else ""
+        who = _provider_cell(cat, r)
         if r.total_usd is None:  # unpriced: "no price", never a silent $0 nor a fake "undisclosed" cost
             label = (
                 "[red]retired[/red]"
                 if r.lifecycle and r.lifecycle.startswith("retired")
                 else "[yellow]no price[/yellow]"
             )
-            t.add_row(r.model, "—", "—", label, native, "—", str(r.price_as_of or ""))
+            t.add_row(*([] if one else [r.model]), who, "—", "—", label, native, "—", str(r.price_as_of or ""))
             continue
         t.add_row(
-            r.model,
+            *([] if one else [r.model]),
+            who,
             money(r.input_cost_usd),
             money(r.output_cost_usd),
             money(r.total_usd),
@@ -336,8 +386,21 @@ def cost(
         )
     console.print(t)
     for r in rows:
+        tag = r.model if r.first_party else f"{r.model} via {r.provider}"
         for n in ([r.reason] if r.reason else []) + r.notes:
-            console.print(f"[dim]{r.model}: {n}[/dim]")
+            console.print(f"[dim]{tag}: {n}[/dim]")
+
+
+def _provider_cell(cat: Catalog, r: CostEstimate) -> str:
+    """'Together AI (fp8)' for a hosted offer, the developer's name for its own API, '—' for none."""
+    if r.provider is None:
+        return "—"
+    if r.first_party:
+        dev = cat.developers.get(r.provider)
+        return f"{dev.name if dev else r.provider} (own API)"
+    prov = cat.providers.get(r.provider)
+    name = prov.name if prov else r.provider
+    return f"{name} ({r.quantization})" if r.quantization else name
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -494,9 +557,12 @@ def breakeven(
         typer.Option(min=1e-6, max=1e9, help="Measured output tok/s per GPU (default: roofline bound × 0.5)."),
     ] = None,
     utilization: Annotated[float, typer.Option(min=0.01, max=1.0)] = 0.6,
+    provider: Annotated[
+        str | None, typer.Option(help="The API model's offer by this provider (default: its cheapest offer).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Self-host an open model vs pay an API: monthly cost and the break-even volume."""
+    """Self-host an open model vs pay an API (its cheapest offer): monthly cost and the break-even volume."""
     from llmatlas.estimate.breakeven import break_even
 
     cat = catalog()
@@ -505,10 +571,10 @@ def breakeven(
     rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
     if rate is None:
         raise InputError(f"no price per hour known for {hw.id}; pass --gpu-hour-usd", field="gpu_hour_usd")
-    p = api_m.current_price()
-    per_req = workload_cost(api_m, input_tokens, output_tokens, 1, 0, None, cat.usd_per(p.currency) if p else None)
+    per_req = offer_costs(cat, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
     if per_req.total_usd is None:
         raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
+    api_label = api_m.id if per_req.first_party else f"{api_m.id} via {per_req.provider}"
     mem = estimate_memory(open_m, quant=quant, context=input_tokens + output_tokens, batch=batch)
     min_gpus = 1
     if mem.total_bytes is not None:
@@ -528,6 +594,8 @@ def breakeven(
         print_json(
             {
                 "api_model": api_m.id,
+                "api_provider": per_req.provider,
+                "api_provider_model_id": per_req.provider_model_id,
                 "open_model": open_m.id,
                 "gpu": hw.id,
                 "gpu_hour_usd": rate,
@@ -536,7 +604,7 @@ def breakeven(
         )
         return
     console.print(
-        f"[bold]{api_m.id}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour"
+        f"[bold]{api_label}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour"
     )
     console.print(f"  API:       {money(be.api_monthly_usd)}/month ({money(be.api_cost_per_request_usd)} per request)")
     console.print(f"  self-host: {money(be.selfhost_monthly_usd)}/month on {be.gpus_needed} GPU(s)")
@@ -963,6 +1031,83 @@ def serve(
     console.print(f"llmatlas web UI: [bold]{url}{'?token=' + token if token else ''}[/bold]  (API docs: {url}docs)")
     console.print(f"models: {', '.join(public_spec(m) for m in settings.models)}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+# --------------------------------------------------------------------------- catalog check / sync
+
+catalog_app = typer.Typer(
+    help="Cross-check the catalog against public datasets and propose what it lacks (never overriding it).",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+def _sources(items: list[str]) -> list[tuple[str, str | None]]:
+    """``NAME`` or ``NAME=FILE`` pairs: genai-prices reads its package, the others a file (or their URL)."""
+    from llmatlas.market.load import dataset_name
+
+    out = []
+    for item in items:
+        name, _, path = item.partition("=")
+        out.append((dataset_name(name), path.strip() or None))
+    return out
+
+
+@catalog_app.command("check")
+@handle_errors
+def catalog_check(
+    sources: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--from",
+            help="Dataset to compare, NAME or NAME=FILE (genai-prices, litellm, models.dev, openrouter); repeatable. "
+            "genai-prices reads its installed package; the others read FILE, or fetch their public URL.",
+        ),
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List every gap, not the first 25.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when a disagreement is unexplained (for CI).")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Where the datasets agree with the catalog, where they disagree (both values, sources and
+    dates), and which models and offers they have that the catalog lacks."""
+    from llmatlas.cli.market import render_check
+    from llmatlas.market.check import check
+    from llmatlas.market.load import load_snapshot
+
+    snaps = [load_snapshot(name, file=path) for name, path in _sources(sources or ["genai-prices"])]
+    rep = check(snaps, catalog())
+    if json_out:
+        print_json(rep.model_dump(mode="json"))
+    else:
+        render_check(console, rep, show_all=show_all)
+    if strict and rep.unexplained():
+        raise typer.Exit(1)
+
+
+@catalog_app.command("sync")
+@handle_errors
+def catalog_sync(
+    source: Annotated[str, typer.Option("--from", help="genai-prices, litellm, models.dev or openrouter.")],
+    file: Annotated[Path | None, typer.Option(help="Read the dataset from this file (offline).")] = None,
+    url: Annotated[str | None, typer.Option(help="Fetch from this URL instead of the dataset's public one.")] = None,
+    models: Annotated[bool, typer.Option("--models", help="Also propose models the catalog lacks.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be written; write nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write labelled proposals (offers, and models with --models) for what the catalog lacks into the
+    user catalog (sync-DATASET-*.yaml); conflicts with curated facts are listed, never applied."""
+    from llmatlas.cli.market import render_sync
+    from llmatlas.market.load import load_snapshot
+    from llmatlas.market.sync import overlay_paths, write_overlay
+
+    snap = load_snapshot(source, file=file, url=url)
+    directory = user_models_dir()
+    cat = load_catalog(_State.catalog_dirs, skip=overlay_paths(directory, snap.dataset))
+    res = write_overlay(snap, cat, directory, with_models=models, dry_run=dry_run)
+    if json_out:
+        print_json(res.model_dump(mode="json"))
+    else:
+        render_sync(console, res)
 
 
 # --------------------------------------------------------------------------- quickstart

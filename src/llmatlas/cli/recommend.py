@@ -57,7 +57,7 @@ def run_recommend(
     rec = recommend(req, cat, measurements=measured, api_speeds=speeds, requirements_path=path)
     if not evaluate:
         return rec
-    plan = plan_evals(rec.shortlist, req.task_weights, mapping)
+    plan = plan_evals(rec.shortlist, req.task_weights, mapping, cat)
     if console is not None:
         for why in plan.skipped:
             console.print(f"[dim]--eval: skipped {why}[/dim]")

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
+from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.schema import UNDISCLOSED, Model
 
 console = Console(emoji=False)
@@ -76,6 +77,7 @@ def model_json(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, A
     out = cat.dump(m, titles=True)
     state = lifecycle_on(m, on)
     out["status"] = {**state.model_dump(mode="json"), "text": state.text()}
+    out["offers"] = [offer_summary(cat, m, o, on) for o in offers_for(cat, m)]
     return out
 
 

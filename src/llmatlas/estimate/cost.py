@@ -12,14 +12,21 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.schema import ExchangeRate, Model, Price
+from llmatlas.catalog.offers import offers_for, provider_name
+from llmatlas.catalog.schema import ExchangeRate, Model, Offer, Price
+from llmatlas.errors import InputError
 
 
 class CostEstimate(BaseModel):
     """One model's cost for the workload; ``*_usd`` are ``None`` when no price is known."""
 
     model: str
+    provider: str | None = None  # who serves it: the developer for its own API, else the host
+    provider_model_id: str | None = None
+    first_party: bool = True
+    quantization: str | None = None  # as the provider states it (hosted offers)
     requests: int
     input_tokens: int
     output_tokens: int
@@ -69,8 +76,10 @@ def workload_cost(
     *,
     cache_write_tokens: int = 0,
     batch_api: bool = False,
+    offer: Offer | None = None,
 ) -> CostEstimate:
-    """Cost of ``requests`` requests, each with these token counts.
+    """Cost of ``requests`` requests, each with these token counts, at ``offer``'s price
+    (the developer's own API when ``offer`` is None or first party).
 
     ``cached_input_tokens`` (read from the prompt cache) and ``cache_write_tokens`` (written to
     it) are parts of ``input_tokens``; the prompt size that picks a long-context tier is the
@@ -89,30 +98,41 @@ def workload_cost(
         cache_write_tokens=cache_write_tokens,
         batch_api=batch_api,
     )
-    state = lifecycle_on(model, on)
+    hosted = offer is not None and not offer.first_party
+    if offer is not None:
+        base.provider, base.provider_model_id, base.first_party = offer.provider, offer.provider_model_id, not hosted
+        base.quantization = offer.quantization.name if offer.quantization else None
+    else:
+        base.provider = model.developer or None
+    state = lifecycle_on(model, on, offer=offer)
     if not state.usable:
         when = "today" if on is None else f"on {on}"
         hint = " (its price history stays available for a date before the shutdown)" if state.retired else ""
         return base.model_copy(
             update={"reason": f"{state.text()}: no API price {when}{hint}", "lifecycle": state.text()}
         )
-    price = model.current_price(on, prompt_tokens=input_tokens)
+    pricing = offer.pricing if offer is not None else model.pricing
+    price = (offer or model).current_price(on, prompt_tokens=input_tokens)
     if price is None:
-        if model.pricing:
-            why = "no price in force on that date"
-        elif model.access and "api" in model.access.modes:
+        if pricing:
+            why = "no price in force on that date" + (
+                " (the provider's price is known from its as_of date)" if hosted else ""
+            )
+        elif hosted or (model.access and "api" in model.access.modes):
             why = "API price undisclosed in the catalog"
         else:
-            why = "not offered as a priced API (self-host: see `llmatlas fit`)"
+            why = "no known API offer (self-host: see `llmatlas fit`)"
         return base.model_copy(update={"reason": why})
     if price.input_per_m is None and input_tokens:
         return base.model_copy(update={"reason": "input price undisclosed"})
     if price.output_per_m is None and output_tokens:
         return base.model_copy(update={"reason": "output price undisclosed"})
     notes: list[str] = []
+    if price.input_per_m == 0 and price.output_per_m == 0:
+        notes.append("listed free: usually a rate-limited free tier (limits undisclosed in the catalog)")
     if state.status == "deprecated":
         base.lifecycle = state.text()
-        notes.append(f"API {state.text()}")
+        notes.append(f"{'offer' if hosted else 'API'} {state.text()}")
     inp, outp = price.input_per_m or 0.0, price.output_per_m or 0.0
     if batch_api:
         if price.batch_input_per_m is None and price.batch_output_per_m is None:
@@ -145,3 +165,51 @@ def workload_cost(
     base.input_cost_usd, base.output_cost_usd, base.total_usd = in_cost * fx, out_cost * fx, (in_cost + out_cost) * fx
     base.blended_per_m_usd = blended * fx if blended is not None else None
     return base
+
+
+def offer_costs(
+    catalog: Catalog,
+    model: Model,
+    input_tokens: int,
+    output_tokens: int,
+    requests: int = 1,
+    cached_input_tokens: int = 0,
+    on: dt.date | None = None,
+    *,
+    cache_write_tokens: int = 0,
+    batch_api: bool = False,
+    provider: str | None = None,
+) -> list[CostEstimate]:
+    """The workload's cost at every offer of ``model`` (or ``provider``'s), cheapest first.
+
+    Unpriced offers come last with their reason; a model with no offer at all gets one row that
+    says so. Each price's source is given as the URL it cites.
+    """
+    offers = offers_for(catalog, model, provider)
+    if not offers and provider is not None:
+        known = ", ".join(sorted({provider_name(catalog, o) for o in offers_for(catalog, model)})) or "none"
+        raise InputError(
+            f"no offer of {model.id} by '{provider}' in the catalog (offers: {known})", field="provider"
+        )
+    rows: list[CostEstimate] = []
+    choices: list[Offer | None] = list(offers) or [None]
+    for offer in choices:
+        price = (offer or model).current_price(on, prompt_tokens=input_tokens)
+        rate = catalog.usd_per(price.currency, on) if price else None
+        est = workload_cost(
+            model,
+            input_tokens,
+            output_tokens,
+            requests,
+            cached_input_tokens,
+            on,
+            rate,
+            cache_write_tokens=cache_write_tokens,
+            batch_api=batch_api,
+            offer=offer,
+        )
+        if est.price_source:
+            est.price_source = catalog.source_url(offer or model, est.price_source)
+        rows.append(est)
+    rows.sort(key=lambda r: (r.total_usd is None, r.total_usd or 0.0))
+    return rows

@@ -502,7 +502,13 @@ def _best_scores(c: Candidate) -> dict[str, BenchmarkEvidence]:
     return best
 
 
-_HATCH: dict[Evidence, str] = {"measured": "", "reported": "////", "estimated": "....", "unknown": "xx"}
+_HATCH: dict[Evidence, str] = {
+    "measured": "",
+    "reported": "////",
+    "dataset": "\\\\",
+    "estimated": "....",
+    "unknown": "xx",
+}
 
 
 def benchmark_chart(rec: Recommendation) -> Chart:

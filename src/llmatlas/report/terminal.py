@@ -18,6 +18,7 @@ from llmatlas.report import common
 EVIDENCE_STYLE: dict[Evidence, str] = {
     "measured": "bold green",
     "reported": "cyan",
+    "dataset": "magenta",
     "estimated": "yellow",
     "unknown": "dim",
 }
