@@ -474,7 +474,9 @@ def test_eval_plan_and_runs(cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> No
     got, problems = run_evals(plan, cat, 10, None, None, runner=fake)
     assert not problems and got[0].model == "glm-4-9b-chat" and got[0].value == pytest.approx(60.0)
     base = load_requirements(EXAMPLES / "customer_support_chatbot.yaml")
-    selfhost = base.model_copy(update={"as_of": CATALOG_DATE, "hosting": base.hosting.model_copy(update={"mode": "self-host"})})
+    selfhost = base.model_copy(
+        update={"as_of": CATALOG_DATE, "hosting": base.hosting.model_copy(update={"mode": "self-host"})}
+    )
     rec = recommend(selfhost, cat)
     p = plan_evals(rec.shortlist, rec.requirements.task_weights, {}, cat)
     hosted = [c.model for c in rec.shortlist if c.deployment == "self-host"]

@@ -102,8 +102,8 @@ def workload_cost(
     if offer is not None:
         base.provider, base.provider_model_id, base.first_party = offer.provider, offer.provider_model_id, not hosted
         base.quantization = offer.quantization.name if offer.quantization else None
-    else:
-        base.provider = model.developer or None
+    elif model.pricing or (model.access and "api" in model.access.modes):
+        base.provider = model.developer or None  # the developer's own API
     state = lifecycle_on(model, on, offer=offer)
     if not state.usable:
         when = "today" if on is None else f"on {on}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import urljoin
 
 from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.market.readers import read_genai_prices, read_litellm, read_models_dev, read_openrouter
@@ -49,7 +50,8 @@ def load_snapshot(
         stamp = version or dt.date.fromtimestamp(p.stat().st_mtime).isoformat()
         return _read(name, raw, str(p), stamp)
     target = url or URLS[name]
-    return _read(name, fetch_json(target, name), target, version or dt.date.today().isoformat())
+    doc = fetch_openrouter(target) if name == "openrouter" else fetch_json(target, name)
+    return _read(name, doc, target, version or dt.date.today().isoformat())
 
 
 def _read(name: str, raw: bytes | str | dict[str, object], origin: str, version: str) -> Snapshot:
@@ -58,6 +60,33 @@ def _read(name: str, raw: bytes | str | dict[str, object], origin: str, version:
     if name == "models.dev":
         return read_models_dev(raw, origin, version)
     return read_openrouter(raw, origin, version)
+
+
+MAX_PAGES = 50
+
+
+def fetch_openrouter(url: str) -> dict[str, object]:
+    """The models list, following ``links.next`` pages (the API may paginate with offset/limit)."""
+    first = fetch_json(url, "openrouter")
+    rows = first.get("data")
+    if not isinstance(rows, list):
+        return first  # the reader reports the malformed document
+    seen = {url}
+    links = first.get("links")
+    nxt = links.get("next") if isinstance(links, dict) else None
+    while isinstance(nxt, str) and nxt and len(seen) < MAX_PAGES:
+        page_url = urljoin(url, nxt)
+        if page_url in seen:
+            break
+        seen.add(page_url)
+        page = fetch_json(page_url, "openrouter")
+        more = page.get("data")
+        if not isinstance(more, list) or not more:
+            break
+        rows.extend(more)
+        links = page.get("links")
+        nxt = links.get("next") if isinstance(links, dict) else None
+    return {"data": rows}
 
 
 def fetch_json(url: str, dataset: str) -> dict[str, object]:

@@ -132,7 +132,7 @@ def propose(
             if not with_models:
                 result.skipped_models += 1
                 continue
-            model_id = _slug((e.hugging_face_id or e.model_ref).rsplit("/", 1)[-1])
+            model_id = _slug(e.model_ref.rsplit("/", 1)[-1])
             if model_id in taken:
                 continue
             taken.add(model_id)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -36,10 +36,11 @@ from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.backends.registry import load_backend, parse_spec, public_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
+from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.query import row, select
 from llmatlas.engine.generation import Pricer, to_output
-from llmatlas.errors import LlmatlasError
-from llmatlas.estimate.cost import CostEstimate, workload_cost
+from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import Hardware, get_hardware, hardware_table
 from llmatlas.estimate.memory import estimate_memory
 from llmatlas.estimate.speed import speed_bounds
@@ -302,7 +303,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifecycle = {**state.model_dump(mode="json"), "text": state.text()}
         if state.source:
             lifecycle["source"] = catalog.source_url(m, state.source)
-        return {"row": row(m), "facts": catalog.dump(m, titles=True), "lifecycle": lifecycle}
+        return {
+            "row": row(m),
+            "facts": catalog.dump(m, titles=True),
+            "lifecycle": lifecycle,
+            "offers": [offer_summary(catalog, m, o) for o in offers_for(catalog, m)],
+        }
 
     @app.get("/api/gpus", response_model=list[Hardware])
     def gpus() -> list[Hardware]:
@@ -315,16 +321,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         output_tokens: int = Query(..., ge=0, le=10_000_000),
         requests: int = Query(1, ge=0, le=10**12),
         cached_input_tokens: int = Query(0, ge=0, le=10_000_000),
+        offers: Literal["cheapest", "all"] = Query(
+            "cheapest", description="Each model's cheapest API offer, or every offer (cheapest first)."
+        ),
+        provider: str | None = Query(None, max_length=60, description="Only this provider's offer."),
     ) -> list[CostEstimate]:
         out = []
         for mid in model[:50]:
             try:
-                m = catalog.get(mid)
-                p = m.current_price()
-                rate = catalog.usd_per(p.currency) if p else None
-                out.append(workload_cost(m, input_tokens, output_tokens, requests, cached_input_tokens, rate=rate))
+                rows = offer_costs(
+                    catalog,
+                    catalog.get(mid),
+                    input_tokens,
+                    output_tokens,
+                    requests,
+                    cached_input_tokens,
+                    provider=provider,
+                )
             except (LlmatlasError, ValueError) as exc:
-                raise unprocessable("model" if isinstance(exc, LlmatlasError) else "cached_input_tokens", exc) from None
+                param = (
+                    "cached_input_tokens"
+                    if isinstance(exc, ValueError)
+                    else ("provider" if isinstance(exc, InputError) and exc.field == "provider" else "model")
+                )
+                raise unprocessable(param, exc) from None
+            out.extend(rows if offers == "all" else rows[:1])
         return out
 
     @app.get("/api/memory", response_model=MemoryAnswer)

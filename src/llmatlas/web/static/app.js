@@ -883,7 +883,7 @@ function lifecycleNote(lc) {
 
 async function modelView(root, id) {
   const [data, gpus] = await Promise.all([api(`/api/models/${enc(id)}`), gpuList()]);
-  const { row: r, facts, lifecycle } = data;
+  const { row: r, facts, lifecycle, offers = [] } = data;
   title(r.name);
   const cards = BLOCKS.map(([key, label]) => factCard(label, facts[key]));
   for (const [key, fact] of Object.entries(facts)) {
@@ -957,6 +957,7 @@ async function modelView(root, id) {
         memoryCalculator(() => r.id, gpus, Math.min(r.context || 4096, 8192)),
       ),
     ),
+    section("API offers", { id: "offers" }, offersTable(offers)),
     section("Benchmarks", { id: "benchmarks" }, benchmarkTable(facts.benchmarks || [])),
     section("Pricing history", { id: "pricing" }, pricingTable(facts.pricing || [])),
     facts.quantizations && facts.quantizations.length
@@ -1045,6 +1046,8 @@ function costResult(e, pricing = []) {
     return rows;
   }
   const perRequest = e.requests ? e.total_usd / e.requests : null;
+  if (e.provider && !e.first_party)
+    rows.push(h("p", { class: "source", id: "offer" }, `Cheapest offer: via ${e.provider}`, e.quantization ? ` (${e.quantization})` : ""));
   rows.push(
     h(
       "div",
@@ -1096,6 +1099,48 @@ function costResult(e, pricing = []) {
       ),
     );
   return rows;
+}
+
+/** Where the model can be called: the developer's own API and hosted providers, each with its
+ * price in force, limits, number format, regions, state, published speed and source. Facts taken
+ * from a third-party copy or a public dataset say so. */
+function offersTable(offers) {
+  if (!offers.length)
+    return h("p", { class: "muted", id: "no-offers" }, "No known API offer: self-host it (see the memory calculator).");
+  const sorted = [...offers].sort((a, b) => (a.input_per_m ?? Infinity) - (b.input_per_m ?? Infinity));
+  const price = (o) =>
+    o.input_per_m === null || o.output_per_m === null
+      ? na("no price")
+      : `${money(o.input_per_m, o.currency || "USD")} / ${money(o.output_per_m, o.currency || "USD")}`;
+  const speed = (o) =>
+    o.output_tokens_per_s || o.ttft_s !== null
+      ? [o.output_tokens_per_s ? `${num(o.output_tokens_per_s, 0)} tok/s` : "", o.ttft_s !== null ? ` TTFT ${o.ttft_s} s` : ""]
+      : na("not published");
+  const kind = (ev) =>
+    ev === "dataset"
+      ? badge("dataset", "dataset", "from a public dataset, not the provider's own page")
+      : ev === "secondary"
+        ? badge("third-party copy", "secondary", "from a third-party copy of the provider's page")
+        : null;
+  return tableOf(
+    [["Provider"], ["Model id there"], ["In / out per 1M", true], ["Context", true], ["Format"], ["Regions"], ["Status"], ["Speed"], ["Source"]],
+    sorted.map((o) =>
+      h(
+        "tr",
+        { dataset: { provider: o.provider } },
+        h("td", {}, o.first_party ? `${o.provider_name} (own API)` : o.provider_name),
+        h("td", {}, h("code", {}, o.provider_model_id || "")),
+        h("td", { class: "num" }, price(o)),
+        h("td", { class: "num" }, or(o.context_tokens, (v) => num(v, 0))),
+        h("td", {}, o.quantization || na("undisclosed")),
+        h("td", {}, o.regions ? o.regions.join(", ") : na("undisclosed")),
+        h("td", {}, o.status === "retired" ? badge(o.status_text, "status-retired") : o.status ? o.status_text : na("undisclosed")),
+        h("td", {}, speed(o)),
+        h("td", {}, externalLink(o.price_source || o.source, "source"), " ", kind(o.price_evidence || o.evidence), o.as_of ? h("span", { class: "as-of" }, ` ${o.as_of}`) : null),
+      ),
+    ),
+    "offers",
+  );
 }
 
 function costCalculator(modelId, pricing = []) {
@@ -1396,7 +1441,12 @@ async function calcView(root) {
             return h(
               "tr",
               { dataset: { model: e.model } },
-              h("td", {}, h("a", { href: modelHref(e.model) }, name(e.model))),
+              h(
+                "td",
+                {},
+                h("a", { href: modelHref(e.model) }, name(e.model)),
+                e.provider && !e.first_party ? h("small", { class: "sub" }, ` via ${e.provider}`) : null,
+              ),
               h(
                 "td",
                 { class: "num" },
