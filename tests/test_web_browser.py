@@ -123,7 +123,10 @@ def test_catalog_search_sort_and_model_page(tab: Tab) -> None:
     for mid, params, price in zip(row_ids(tab), column(tab, "params_b"), column(tab, "input_price"), strict=True):
         if by_id[mid]["params_b"] is None:
             assert params == "undisclosed", mid
-        if by_id[mid]["input_price"] is None:
+        hosted = by_id[mid]["hosted_input_price"]
+        if by_id[mid]["input_price"] is None and hosted is not None:  # open weights: the cheapest hosted offer
+            assert price.startswith("$") and f"via {by_id[mid]['hosted_provider']}" in price, (mid, price)
+        elif by_id[mid]["input_price"] is None:
             assert price == "undisclosed", mid
         else:
             assert any(c in price for c in "$¥€£"), (mid, price)  # prices carry their currency
@@ -454,3 +457,23 @@ def test_every_view_fits_a_narrow_screen(browser: Any, server: str, width: int) 
         tab.assert_clean()
     finally:
         tab.page.close()
+
+
+def test_model_page_lists_api_offers(tab: Tab) -> None:
+    """An open model's page lists who serves it, with prices, state and sources; the cost calculator
+    prices its cheapest offer and names the provider."""
+    page = tab.page
+    tab.go("model/llama-3.3-70b-instruct")
+    rows = page.locator("#offers tr[data-provider]")
+    rows.first.wait_for()
+    want = tab.api("/api/models/llama-3.3-70b-instruct")["offers"]
+    assert rows.count() == len(want) >= 3
+    text = page.inner_text("#offers")
+    assert "DeepInfra" in text and "retired" in text and "dataset" in text
+    assert page.locator("#offers a.source-link").count() == len(want)
+    page.wait_for_selector("[data-calc='cost'] #offer")
+    cheapest = tab.api("/api/cost", model="llama-3.3-70b-instruct", input_tokens=1000, output_tokens=300)[0]
+    assert f"via {cheapest['provider']}" in page.inner_text("[data-calc='cost'] #offer")
+    tab.go("model/llama-3-70b")  # open weights nobody serves: says so
+    page.wait_for_selector("#no-offers")
+    tab.assert_clean()

@@ -236,7 +236,12 @@ def _context_fact(model: Model, book: SourceBook, offer: Offer | None = None) ->
     if ctx is None:
         return Fact(text="unknown", evidence="unknown")
     src = [book.catalog_fact(model, model.context)] if model.context else []
-    return Fact(value=float(ctx), text=f"{ctx:,} tokens", unit="tokens", evidence="reported", sources=src)
+    note = (
+        "the model's own window: the provider's limit is undisclosed (providers often serve less)"
+        if offer is not None and not offer.first_party
+        else None
+    )
+    return Fact(value=float(ctx), text=f"{ctx:,} tokens", unit="tokens", evidence="reported", sources=src, note=note)
 
 
 def _languages_fact(model: Model, req: Requirements, book: SourceBook) -> Fact:

@@ -15,8 +15,10 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import Any, get_args
 
+from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import iter_blocks
+from llmatlas.catalog.offers import offer_state, offers_for, provider_name
 from llmatlas.catalog.schema import Benchmark, Model, Price, Sourced
 from llmatlas.errors import InputError
 
@@ -65,6 +67,12 @@ def row(m: Model, on: dt.date | None = None) -> dict[str, Any]:
         "multilingual": m.languages.multilingual if m.languages else None,
         "fine_tuning": m.fine_tuning.available if m.fine_tuning else None,
         "modalities": m.modalities.input if m.modalities else [],
+        # API offers usable on the date (the developer's own and hosted providers'), and the
+        # cheapest hosted one, filled by select() from the catalog (a bare model knows none)
+        "offers": 0,
+        "hosted_input_price": None,
+        "hosted_output_price": None,
+        "hosted_provider": None,
     }
     for b in BENCHMARK_FIELDS:
         score = m.benchmark(b)
@@ -184,6 +192,26 @@ def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
     return known + unknown
 
 
+def offer_fields(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, Any]:
+    """How many API offers answer on the date, and the cheapest hosted one priced in USD."""
+    usable = [o for o in offers_for(cat, m) if offer_state(m, o, on).usable]
+    best: tuple[float, float | None, str] | None = None
+    for o in usable:
+        p = o.current_price(on)
+        if o.first_party or p is None or p.input_per_m is None or p.currency != "USD":
+            continue
+        if p.input_per_m == 0 and p.output_per_m == 0:
+            continue  # a free tier is not a price
+        if best is None or p.input_per_m < best[0]:
+            best = (p.input_per_m, p.output_per_m, provider_name(cat, o))
+    return {
+        "offers": len(usable),
+        "hosted_input_price": best[0] if best else None,
+        "hosted_output_price": best[1] if best else None,
+        "hosted_provider": best[2] if best else None,
+    }
+
+
 def select(
     models: Iterable[Model],
     where: str | None = None,
@@ -194,6 +222,9 @@ def select(
 ) -> list[dict[str, Any]]:
     """Rows of the models matching ``where``, sorted; as on ``on``, retired ones only if asked."""
     rows = [row(m, on) for m in models]
+    if isinstance(models, Catalog):
+        for r in rows:
+            r.update(offer_fields(models, models.models[r["id"]], on))
     rows = [r for r in rows if r["status"] != "unreleased"]
     if not include_retired:
         rows = [r for r in rows if r["available"]]

@@ -54,6 +54,17 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 PosInt = Annotated[int, Field(gt=0)]
 
 
+# Where the public price datasets live: a reference to one of these is a dataset copy.
+DATASET_URLS: dict[str, str] = {
+    "github.com/anomalyco/models.dev": "models.dev",
+    "github.com/sst/models.dev": "models.dev",
+    "models.dev/api.json": "models.dev",
+    "github.com/pydantic/genai-prices": "genai-prices",
+    "github.com/berriai/litellm/blob/main/model_prices": "litellm",
+    "openrouter.ai/api/v1/models": "openrouter",
+}
+
+
 class _Strict(BaseModel):
     """Unknown keys are errors: a typo in a catalog file must not silently drop a fact."""
 
@@ -76,6 +87,16 @@ class Reference(_Strict):
     # provider's own page: "genai-prices 0.2.3". Facts citing it are labelled "dataset" everywhere.
     dataset: str | None = None
     note: str | None = None  # e.g. "as_of is the date the stored copy was read"
+
+    @model_validator(mode="after")
+    def _dataset_from_url(self) -> Reference:
+        """A copy of a public dataset's data (its repository or API) is dataset evidence, whoever cited it."""
+        if self.dataset is None and self.url:
+            low = self.url.lower()
+            name = next((n for marker, n in DATASET_URLS.items() if marker in low), None)
+            if name is not None:
+                self.dataset, self.secondary = name, True
+        return self
 
 
 class Sourced(_Strict):
@@ -446,6 +467,7 @@ class Provider(_Strict):
     def key_env(self) -> str:
         """The environment variable that holds the user's key for this provider."""
         return self.api_key_env or self.id.upper().replace("-", "_").replace(".", "_") + "_API_KEY"
+
     source: str | None = None
     note: str | None = None
 

@@ -171,6 +171,8 @@ def models(
         m = cat.get(r["id"])
         cur = r["currency"]
         price = f"{money(r['input_price'], cur)}/{money(r['output_price'], cur)}" if cur else "—"
+        if not cur and r["hosted_input_price"] is not None:  # open weights served by a host: its cheapest price
+            price = f"{money(r['hosted_input_price'])}/{money(r['hosted_output_price'])} ({r['hosted_provider']})"
         lic = m.license
         size = params(m.total_params_b)
         if m.parameters and m.parameters.active_b and m.parameters.active_b != m.total_params_b:
@@ -360,31 +362,37 @@ def cost(
         title=(f"{rows[0].model}: " if one else "")
         + f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)"
     )
-    cols = ("model", "provider", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of")
-    for col in cols[1:] if one else cols:
+    native_col = any(r.currency and r.currency != "USD" for r in rows)  # CNY prices: their own column
+    cols = ["model", "provider", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of"]
+    shown = [c for c in cols if (c != "model" or not one) and (c != "native" or native_col)]
+    for col in shown:
         t.add_column(col, justify="left" if col in ("model", "provider") else "right")
+    tags = {"dataset": " [magenta]D[/magenta]", "secondary": " [cyan]³[/cyan]"}
     for r in rows:
-        native = money(r.total, r.currency) if r.currency and r.currency != "USD" else ""
-        who = _provider_cell(cat, r)
+        cells = {
+            "model": r.model,
+            "provider": _provider_cell(cat, r),
+            "native": money(r.total, r.currency) if r.currency and r.currency != "USD" else "",
+            "price as of": str(r.price_as_of or "") + tags.get(r.price_evidence or "", ""),
+        }
         if r.total_usd is None:  # unpriced: "no price", never a silent $0 nor a fake "undisclosed" cost
-            label = (
-                "[red]retired[/red]"
-                if r.lifecycle and r.lifecycle.startswith("retired")
-                else "[yellow]no price[/yellow]"
-            )
-            t.add_row(*([] if one else [r.model]), who, "—", "—", label, native, "—", str(r.price_as_of or ""))
-            continue
-        t.add_row(
-            *([] if one else [r.model]),
-            who,
-            money(r.input_cost_usd),
-            money(r.output_cost_usd),
-            money(r.total_usd),
-            native,
-            money(r.blended_per_m_usd),
-            str(r.price_as_of or ""),
-        )
+            retired = r.lifecycle and r.lifecycle.startswith("retired")
+            cells |= {"total (USD)": "[red]retired[/red]" if retired else "[yellow]no price[/yellow]"}
+        else:
+            cells |= {
+                "input": money(r.input_cost_usd),
+                "output": money(r.output_cost_usd),
+                "total (USD)": money(r.total_usd),
+                "blended 3:1 /1M": money(r.blended_per_m_usd),
+            }
+        t.add_row(*(cells.get(c, "—") for c in shown))
     console.print(t)
+    marks = {r.price_evidence for r in rows}
+    if marks & {"dataset", "secondary"}:
+        console.print(
+            "[dim]D price from a public dataset (models.dev, genai-prices…), ³ from a third-party copy of the "
+            "provider's page; unmarked: the provider's own page. `llmatlas show MODEL` gives every source.[/dim]"
+        )
     for r in rows:
         tag = r.model if r.first_party else f"{r.model} via {r.provider}"
         for n in ([r.reason] if r.reason else []) + r.notes:

@@ -45,6 +45,8 @@ class CostEstimate(BaseModel):
     blended_per_m_usd: float | None = None  # (3 × input + output) / 4, the usual display price
     price_source: str | None = None
     price_as_of: dt.date | None = None
+    # "primary" (the provider's own page), "secondary" (a third-party copy) or "dataset" (a public dataset)
+    price_evidence: str | None = None
     exchange_rate: ExchangeRate | None = None
     reason: str | None = None
     notes: list[str] = []
@@ -188,9 +190,7 @@ def offer_costs(
     offers = offers_for(catalog, model, provider)
     if not offers and provider is not None:
         known = ", ".join(sorted({provider_name(catalog, o) for o in offers_for(catalog, model)})) or "none"
-        raise InputError(
-            f"no offer of {model.id} by '{provider}' in the catalog (offers: {known})", field="provider"
-        )
+        raise InputError(f"no offer of {model.id} by '{provider}' in the catalog (offers: {known})", field="provider")
     rows: list[CostEstimate] = []
     choices: list[Offer | None] = list(offers) or [None]
     for offer in choices:
@@ -209,7 +209,9 @@ def offer_costs(
             offer=offer,
         )
         if est.price_source:
-            est.price_source = catalog.source_url(offer or model, est.price_source)
+            owner = offer if offer is not None and not offer.first_party else model
+            est.price_evidence = catalog.source_kind(owner, est.price_source)
+            est.price_source = catalog.source_url(owner, est.price_source)
         rows.append(est)
     rows.sort(key=lambda r: (r.total_usd is None, r.total_usd or 0.0))
     return rows

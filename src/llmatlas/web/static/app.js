@@ -349,6 +349,14 @@ const catalogState = {
 };
 
 function priceCell(r, key) {
+  const hosted = key === "input_price" ? r.hosted_input_price : r.hosted_output_price;
+  if ((r[key] === null || r[key] === undefined) && hosted !== null && hosted !== undefined)
+    return h(
+      "span",
+      { title: `cheapest hosted offer: ${r.hosted_provider}` },
+      money(hosted, "USD"),
+      h("small", { class: "sub" }, ` via ${r.hosted_provider}`),
+    );
   if (r[key] === null || r[key] === undefined) {
     return na(
       r.api ? "API price not disclosed in the catalog" : "no priced API: self-host (see the memory calculator)",
