@@ -344,3 +344,11 @@ def test_web_model_page_and_cost_list_offers(tmp_path: Path) -> None:
         assert len(one) == 1 and len(every) >= 3 and one[0] == every[0]
         bad = client.get("/api/cost", params={**params, "provider": "nobody"})
         assert bad.status_code == 422 and "no offer" in bad.text
+
+
+def test_stale_lists_hosted_offer_prices_not_retired_ones(cat: Catalog) -> None:
+    code, out, _ = invoke("models", "--stale", "1", "--json", "--where", "id == 'llama-3.3-70b-instruct'")
+    assert code == 0
+    facts = [f["fact"] for f in json.loads(out)]
+    assert any(f.startswith("offer together/") and "pricing" in f for f in facts)
+    assert not any(f.startswith(("offer groq/", "offer cerebras/")) for f in facts)  # retired: history

@@ -250,8 +250,11 @@ def _mutable(m: Model, name: str, block: Sourced) -> bool:
     return base in ("pricing", "lifecycle") or "api" in (m.access.modes if m.access else [])
 
 
-def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None) -> list[dict[str, Any]]:
-    """Facts that can change (prices, lifecycle, API access, fine-tuning) not re-checked in ``days``."""
+def stale_facts(
+    models: Iterable[Model], days: int, today: dt.date | None = None, catalog: Catalog | None = None
+) -> list[dict[str, Any]]:
+    """Facts that can change (prices, lifecycle, API access, fine-tuning) not re-checked in ``days``;
+    with the ``catalog``, the prices and states of the models' hosted offers too."""
     now = today or dt.date.today()
     limit = now - dt.timedelta(days=days)
     out: list[dict[str, Any]] = []
@@ -267,6 +270,24 @@ def stale_facts(models: Iterable[Model], days: int, today: dt.date | None = None
                         "source": block.source,
                     }
                 )
+        if catalog is not None:  # hosted offers' prices and states go stale the same way
+            for o in catalog.hosted.get(m.id, []):
+                if offer_state(m, o, now).retired:
+                    continue  # a retired offer's facts are history
+                for name, block in iter_blocks(o):
+                    if not (block.as_of and block.as_of < limit and name.split(".")[0] in ("pricing", "lifecycle")):
+                        continue
+                    if isinstance(block, Price) and block.effective_to is not None:
+                        continue  # a closed price is history
+                    out.append(
+                        {
+                            "model": m.id,
+                            "fact": f"offer {o.provider}/{o.provider_model_id}: {name}",
+                            "as_of": block.as_of.isoformat(),
+                            "age_days": (now - block.as_of).days,
+                            "source": catalog.source_url(o, block.source),
+                        }
+                    )
     return out
 
 

@@ -129,7 +129,7 @@ def models(
         rows = rows[:limit]
     chosen = [r["id"] for r in rows]
     if stale is not None:
-        facts = stale_facts([cat.get(i) for i in chosen], stale)
+        facts = stale_facts([cat.get(i) for i in chosen], stale, catalog=cat)
         if json_out:
             print_json(facts)
             return

@@ -11,6 +11,12 @@ from llmatlas.market.check import CheckReport, Finding
 from llmatlas.market.sync import SyncResult
 
 SHOWN = 25  # rows of each gap list without --all
+FIELD_NAMES = {
+    "input_per_m": "input",
+    "output_per_m": "output",
+    "cached_input_per_m": "cached",
+    "context_tokens": "context",
+}
 
 
 def _value(field: str | None, v: float | None) -> str:
@@ -19,63 +25,75 @@ def _value(field: str | None, v: float | None) -> str:
     return f"{v:,.0f}" if field == "context_tokens" else f"${v:g}"
 
 
-def _disagreements(console: Console, rows: list[Finding], title: str) -> None:
+def _disagreements(console: Console, rows: list[Finding], title: str, *, details: bool = False) -> None:
+    """One row per disagreement; the sources (and, with ``details``, the explanations) follow, since
+    URLs and sentences do not fit a table cell."""
     t = Table(title=title, show_lines=False)
-    for col in ("model", "provider", "field", "catalog", "dataset", "explained"):
-        t.add_column(col, overflow="fold")
+    for col in ("model", "provider", "field", "catalog", "as of", "dataset", "explained"):
+        t.add_column(col, overflow="fold", no_wrap=col not in ("model", "provider"))
     for f in rows:
-        ours = f"{_value(f.field, f.ours)} ({f.our_as_of}) {f.our_source or ''}"
-        theirs = f"{_value(f.field, f.theirs)} ({f.dataset}, read {f.their_as_of}) [{f.model_ref}]"
-        t.add_row(f.model or "", f.provider, f.field or "", ours, theirs, f.explained or "[red]no[/red]")
+        status = "yes" if f.explained else "[red]NO[/red]"
+        field = FIELD_NAMES.get(f.field or "", f.field or "")
+        t.add_row(
+            f.model or "",
+            f.provider,
+            field,
+            _value(f.field, f.ours),
+            str(f.our_as_of or ""),
+            _value(f.field, f.theirs),
+            status,
+        )
     console.print(t)
+    for f in rows:
+        if f.explained and not details:
+            continue
+        console.print(f"[bold]{f.model}[/bold] {f.field} at {f.provider}:")
+        console.print(f"  catalog: {_value(f.field, f.ours)} — {f.our_source} ({f.our_as_of})", highlight=False)
+        console.print(f"  dataset: {_value(f.field, f.theirs)} — {f.their_source} [{f.model_ref}]", highlight=False)
+        if f.explained:
+            console.print(f"  [dim]why: {f.explained}[/dim]", highlight=False)
+    if not details and any(f.explained for f in rows):
+        console.print("[dim]--all shows the sources and explanation of every disagreement.[/dim]")
 
 
 def render_check(console: Console, rep: CheckReport, *, show_all: bool = False) -> None:
     """Counts per dataset, every disagreement with both values and sources, then the gaps."""
     t = Table(title=f"Catalog cross-check on {rep.on}")
-    cols = (
-        "dataset",
-        "rows",
-        "offers matched",
-        "agree",
-        "disagree",
-        "unexplained",
-        "retired here",
-        "no price here",
-        "offers missing",
-        "models missing",
-        "other providers",
-    )
-    for col in cols:
-        t.add_column(col, justify="left" if col == "dataset" else "right")
+    t.add_column("")
     for d in rep.datasets:
-        c = rep.counts.get(d.dataset, {})
-        other = sum(rep.unmapped_providers.get(d.dataset, {}).values())
-        t.add_row(
-            f"{d.dataset} {d.version}",
-            f"{d.entries:,}",
-            *(
-                f"{c.get(k, 0):,}"
-                for k in (
-                    "offers_matched",
-                    "agree",
-                    "disagree",
-                    "unexplained",
-                    "retired_here",
-                    "no_price_here",
-                    "missing_offer",
-                    "missing_model",
-                )
-            ),
-            f"{other:,}",
-        )
+        t.add_column(f"{d.dataset} {d.version}", justify="right")
+    measures = (
+        ("rows read", None),
+        ("offers both know", "offers_matched"),
+        ("values that agree (prices ±1%, context ±5%)", "agree"),
+        ("values that differ", "disagree"),
+        ("  of which unexplained", "unexplained"),
+        ("rows for offers the catalog says are retired", "retired_here"),
+        ("offers the catalog has no price for", "no_price_here"),
+        ("offers the catalog lacks (known models)", "missing_offer"),
+        ("models the catalog lacks", "missing_model"),
+        ("rows of providers the catalog does not cover", "other"),
+    )
+    for label, key in measures:
+        cells = []
+        for d in rep.datasets:
+            c = rep.counts.get(d.dataset, {})
+            if key is None:
+                n = d.entries
+            elif key == "other":
+                n = sum(rep.unmapped_providers.get(d.dataset, {}).values())
+            else:
+                n = c.get(key, 0)
+            cells.append(f"[red]{n:,}[/red]" if key == "unexplained" and n else f"{n:,}")
+        t.add_row(label, *cells)
     console.print(t)
     bad = [f for f in rep.findings if f.kind == "disagree"]
     if bad:
         _disagreements(
             console,
             sorted(bad, key=lambda f: (f.explained is not None, f.model or "", f.field or "")),
-            "Disagreements (catalog value, its source and date · dataset value)",
+            "Disagreements",
+            details=show_all,
         )
     else:
         console.print("[green]No disagreement on the offers both know.[/green]")

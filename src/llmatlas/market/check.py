@@ -150,7 +150,9 @@ class ModelIndex:
         self._keys = {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
     def resolve(self, entry: DatasetEntry) -> str | None:
-        names = [entry.hugging_face_id, entry.model_ref, entry.name]
+        """By the dataset's model id or Hugging Face id only: display names ("Mistral 7B Instruct")
+        drop the version (v0.1 vs v0.2) and would pair different models."""
+        names = [entry.hugging_face_id, entry.model_ref]
         names += [n.rsplit("/", 1)[-1] for n in (entry.hugging_face_id, entry.model_ref) if n and "/" in n]
         for n in names:
             if n and (hit := self._keys.get(_norm(n))):
