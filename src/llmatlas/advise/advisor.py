@@ -159,9 +159,9 @@ def _options(
             cost = deploy.api_cost(model, req, catalog, book, offer)
             latency, tps = _api_latency(model, offer, req, speeds, book)
             drafts.append(_Draft(model, "api", offer_label(catalog, offer), cost, tps, latency, offer=offer))
-    own = [d for d in drafts if d.cost.value is not None]
-    if own:  # self-hosting this model is compared with its own cheapest API offer
-        api_ref = min(deploy.per_request_usd(model, req, catalog, d.offer) or math.inf for d in own)
+    own = [d for d in drafts if d.cost.value]
+    if own:  # self-hosting this model is compared with its own cheapest API offer (per request)
+        api_ref = min(d.cost.value or math.inf for d in own) / req.workload.requests_per_month
     if filters.open_weights(model) and mode != "api":
         res = deploy.plan_selfhost(model, req, api_ref)
         if res.plan is None:

@@ -46,11 +46,6 @@ def scope(model: Model, req: Requirements, book: SourceBook) -> Exclusion | None
     return None
 
 
-def api_usable(model: Model, req: Requirements) -> bool:
-    """The developer's API answers on the decision date (not retired, already released)."""
-    return has_api(model) and lifecycle_on(model, req.on).usable
-
-
 def region_matches(wanted: list[str], regions: list[str]) -> bool:
     """'eu' matches 'eu-central-1', 'EU' and 'eu (frankfurt)'; 'us-east-1' matches only itself."""
     have = [r.strip().lower() for r in regions]

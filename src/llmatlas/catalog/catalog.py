@@ -76,10 +76,6 @@ class Catalog:
             bucket[:] = [o for o in bucket if o.key != offer.key]
             bucket.append(offer)
 
-    def reference_of(self, origin: str | None, source: str) -> Reference | None:
-        """The reference a block of a model or offer read from ``origin`` cites, if any."""
-        return self.references.get((origin or "", source))
-
     def __iter__(self) -> Iterator[Model]:
         return iter(self.models.values())
 

@@ -325,14 +325,16 @@ def iter_blocks(model: BaseModel) -> Iterator[tuple[str, Sourced]]:
                     yield f"{name}.{j}", item
 
 
+def _read(path: str | Path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what}: {exc}", path=path) from None
+
+
 def load_file(path: str | Path, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile:
     """Load and validate one catalog file; raises InputError naming file, line and field."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read catalog file: {exc}", path=p) from None
-    return load_text(text, str(p), external)
+    return load_text(_read(path, "catalog file"), str(path), external)
 
 
 def load_text(text: str, source: str, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile:
@@ -349,27 +351,17 @@ def is_offers_file(data: Any) -> bool:
 
 def load_any(path: str | Path, external: dict[str, dict[str, Any]] | None = None) -> LoadedFile | LoadedOffers:
     """A user directory mixes model files and offers files: tell them apart by their top-level keys."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read catalog file: {exc}", path=p) from None
-    located = parse_yaml(text, str(p))
+    located = parse_yaml(_read(path, "catalog file"), str(path))
     if is_offers_file(located.data):
-        return _load_offers(located, str(p))
+        return _load_offers(located, str(path))
     if not isinstance(located.data, dict):
-        raise InputError("a catalog file must be a mapping with 'developer' and 'models'", path=str(p), line=1)
-    return _load_models(located, str(p), external)
+        raise InputError("a catalog file must be a mapping with 'developer' and 'models'", path=str(path), line=1)
+    return _load_models(located, str(path), external)
 
 
 def load_offers_file(path: str | Path) -> LoadedOffers:
     """Load and validate one offers file (``catalog/data/offers/<provider>.yaml``)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read offers file: {exc}", path=p) from None
-    return load_offers_text(text, str(p))
+    return load_offers_text(_read(path, "offers file"), str(path))
 
 
 def load_offers_text(text: str, source: str) -> LoadedOffers:

@@ -1,20 +1,37 @@
-"""``python -m llmatlas.catalog.validate [FILE...]``: check catalog files, print a coverage summary."""
+"""``python -m llmatlas.catalog.validate [FILE...]``: check catalog and offers files, print a summary.
+
+Without arguments it checks the built-in files; offers files are checked against the built-in
+catalog plus the model files given before them (an offer must name a known model).
+"""
 
 from __future__ import annotations
 
 import sys
 
-from llmatlas.catalog.loader import builtin_files, load_file
-from llmatlas.errors import InputError
+from llmatlas.catalog.catalog import load_catalog
+from llmatlas.catalog.loader import LoadedOffers, builtin_files, builtin_offer_files, load_any
+from llmatlas.errors import InputError, UnknownModelError
 
 
 def main(argv: list[str]) -> int:
-    paths = argv or [str(p) for p in builtin_files()]
+    paths = argv or [str(p) for p in builtin_files() + builtin_offer_files()]
     failed = 0
     known: dict[str, dict[str, object]] = {}
+    catalog = load_catalog(include_user=False)
     for path in paths:
         try:
-            loaded = load_file(path, known)
+            loaded = load_any(path, known)
+            if isinstance(loaded, LoadedOffers):
+                for i, offer in enumerate(loaded.offers):
+                    if offer.model not in known:
+                        try:
+                            catalog.get(offer.model)
+                        except UnknownModelError as exc:
+                            raise InputError(
+                                str(exc), path=path, line=loaded.lines.get(i), field=f"offers[{i}].model"
+                            ) from None
+                print(f"ok  {path}: {len(loaded.offers)} offers by {', '.join(p.name for p in loaded.providers)}")
+                continue
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
