@@ -294,7 +294,7 @@ def test_sync_from_fake_openrouter_writes_a_labelled_overlay(served: DatasetServ
     (row,) = json.loads(out)
     assert row["provider"] == "openrouter" and row["total_usd"] == pytest.approx(0.1 * 1e-3 + 0.32 * 3e-4)
     code, out, _ = invoke("show", "llama-3.3-70b-instruct")
-    assert code == 0 and "OpenRouter" in out and "(dataset)" in out
+    assert code == 0 and "OpenRouter" in out and "price from dataset" in out
     code, out, _ = invoke("show", "llama-3.1-nemotron-70b-instruct", "--json")
     assert code == 0 and json.loads(out)["developer"] == "nvidia"
     cat = load_catalog()

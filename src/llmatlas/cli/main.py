@@ -269,6 +269,7 @@ def _print_offers(cat: Catalog, m: Model) -> None:
     t = Table(title="API offers (price per 1M tokens in force today)")
     for col in ("provider", "model id there", "in / out", "context", "format", "status", "speed", "source"):
         t.add_column(col, overflow="fold")
+    notes: dict[str, int] = {}
     for o in sorted(offers, key=lambda o: (o["input_per_m"] is None, o["input_per_m"] or 0.0)):
         cur = "¥" if o["currency"] == "CNY" else "$"
         price = (
@@ -284,7 +285,14 @@ def _print_offers(cat: Catalog, m: Model) -> None:
             )
             if x
         )
-        kind = "" if o["evidence"] == "primary" else f" [magenta]({o['evidence']})[/magenta]"
+        ev = o["price_evidence"] or o["evidence"]  # the price's source is what a reader relies on
+        kind = "" if ev == "primary" else f" [magenta]{'price from dataset' if ev == 'dataset' else ev}[/magenta]"
+        urls = list(dict.fromkeys(u for u in (o["source"], o["price_source"]) if u))
+        marks = []
+        for url in urls:
+            if url not in notes:
+                notes[url] = len(notes) + 1
+            marks.append(f"[{notes[url]}]")
         t.add_row(
             o["provider_name"],
             o["provider_model_id"] or "",
@@ -293,9 +301,11 @@ def _print_offers(cat: Catalog, m: Model) -> None:
             o["quantization"] or "undisclosed",
             o["status_text"] if o["status"] != "active" else "active",
             speed or "—",
-            f"{o['source']} ({o['as_of']}){kind}",
+            "".join(marks) + kind,
         )
     console.print(t)
+    for url, n in notes.items():
+        console.print(f"  [{n}] {url}", highlight=False, soft_wrap=True)
 
 
 _ALWAYS = {"total_b", "tokens", "date", "input_per_m", "output_per_m", "commercial_use", "available"}
