@@ -352,3 +352,62 @@ def test_stale_lists_hosted_offer_prices_not_retired_ones(cat: Catalog) -> None:
     facts = [f["fact"] for f in json.loads(out)]
     assert any(f.startswith("offer together/") and "pricing" in f for f in facts)
     assert not any(f.startswith(("offer groq/", "offer cerebras/")) for f in facts)  # retired: history
+
+
+def test_eval_against_a_providers_endpoint_measures_that_offer(tmp_path: Path) -> None:
+    """`eval` with the provider's model id and base URL journals a run the advisor attributes to
+    that offer: priced at its price, and its measured speed replaces the published one."""
+    from llmatlas.advise.measured import stored_results
+    from tests.fake_servers import FakeServer
+
+    with FakeServer("openai") as srv:
+        srv.stream_gap = 0.05
+        d = write_offers(tmp_path, OFFERS.replace("https://api.acme.example/v1", srv.url))
+        spec = f"openai:acme/llama-3.3-70b?base_url={srv.url}&stream=true"
+        data = Path(__file__).parent / "data"
+        code, _, err = invoke(
+            "--catalog",
+            str(d),
+            "eval",
+            "--model",
+            spec,
+            "--task",
+            "gsm8k",
+            "--limit",
+            "3",
+            "--data-dir",
+            str(data),
+            "--max-tokens",
+            "32",
+        )
+        assert code == 0, err
+    cat = load_catalog([d], include_user=False)
+    (run,) = stored_results()
+    perf = run.performance
+    assert perf is not None and perf.input_tokens and perf.output_tokens
+    # priced at the provider's offer, not left unpriced for want of a catalog id
+    assert perf.cost_usd == pytest.approx((perf.input_tokens * 0.05 + perf.output_tokens * 0.06) / 1e6)
+    speeds = api_speed([run], cat)
+    ((key, (ttft, tps, _, n)),) = speeds.items()
+    assert key == ("llama-3.3-70b-instruct", "acmecloud") and n == 3 and ttft >= 0.0 and tps > 0
+    rec = recommend(chat_req(as_of=None), cat, api_speeds=speeds)
+    acme = next(c for c in rec.candidates if c.provider == "acmecloud")
+    assert acme.latency.evidence == "measured"
+
+
+def test_recommend_eval_plans_a_hosted_offer_through_its_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmatlas.advise.evaluate import plan_evals
+
+    cat = load_catalog([write_offers(tmp_path)], include_user=False)
+    rec = recommend(chat_req(), cat)
+    monkeypatch.delenv("ACMECLOUD_API_KEY", raising=False)
+    plan = plan_evals(rec.shortlist, {"math": 1.0}, {}, cat)
+    assert not plan.runs and any("set ACMECLOUD_API_KEY" in s for s in plan.skipped)
+    monkeypatch.setenv("ACMECLOUD_API_KEY", "k-test")
+    plan = plan_evals(rec.shortlist, {"math": 1.0}, {}, cat)
+    assert plan.runs and all(
+        spec == "openai:acme/llama-3.3-70b?base_url=https://api.acme.example/v1&api_key_env=ACMECLOUD_API_KEY"
+        for _, spec, _ in plan.runs
+    )

@@ -12,7 +12,8 @@ from pathlib import Path
 from llmatlas.advise.quality import TASK_TO_BENCHMARK
 from llmatlas.advise.schema import Measurement
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.offers import first_party_offer, offer_for_spec
+from llmatlas.catalog.offers import find_offer, first_party_offer, offer_for_spec
+from llmatlas.catalog.schema import Model, Offer
 from llmatlas.engine.results import RunResult
 
 # Packaged-model aliases and the catalog entries they are.
@@ -34,9 +35,9 @@ def catalog_id_for_spec(spec: str, catalog: Catalog) -> str | None:
 
 
 def offer_of(result: RunResult, catalog: Catalog) -> tuple[str, str] | None:
-    """(catalog id, provider id) of the API offer a run called: a hosted provider's model id at its
-    base URL, or the developer's own API."""
-    found = offer_for_spec(catalog, result.model)
+    """(catalog id, provider id) of the API offer a run called: a hosted provider's model id at the
+    host the run recorded, or the developer's own API."""
+    found = _called(result, catalog)
     if found is None:
         named = catalog_id_of(result, catalog)
         if named is None or named not in catalog.models:
@@ -46,12 +47,23 @@ def offer_of(result: RunResult, catalog: Catalog) -> tuple[str, str] | None:
     return found[0].id, found[1].provider
 
 
+def _called(result: RunResult, catalog: Catalog) -> tuple[Model, Offer] | None:
+    """The model and offer an API run called: its spec, or its model name at the host it recorded."""
+    if result.model.partition(":")[0] in ("openai", "anthropic"):
+        return offer_for_spec(catalog, result.model)
+    if result.backend not in ("openai", "anthropic"):
+        return None
+    host = result.backend_details.get("host")
+    return find_offer(catalog, result.model, host if isinstance(host, str) else None)
+
+
 def catalog_id_of(result: RunResult, catalog: Catalog) -> str | None:
     """The catalog model a run evaluated, if it can be told."""
     named = result.config.get("catalog_id")
     if isinstance(named, str) and named:
         return named
-    return catalog_id_for_spec(result.model, catalog)
+    found = _called(result, catalog)
+    return found[0].id if found else catalog_id_for_spec(result.model, catalog)
 
 
 def measurement_of(result: RunResult, catalog: Catalog) -> Measurement | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import LifecycleOn, lifecycle_on
@@ -79,6 +79,32 @@ def offer_label(catalog: Catalog, offer: Offer) -> str:
     return f"API via {provider_name(catalog, offer)}{quant}"
 
 
+def _host(url: str) -> str:
+    """``host[:port]`` of a URL, as results record it (backends' ``public_host``)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def find_offer(catalog: Catalog, target: str, host: str | None = None) -> tuple[Model, Offer] | None:
+    """The catalog model and offer behind a model name called at ``host``: a hosted provider's model
+    id at that provider's endpoint, else a catalog id (or alias) at the developer's own API."""
+    want = target.strip().lower()
+    if host:
+        for mid, offers in catalog.hosted.items():
+            for o in offers:
+                prov = catalog.providers.get(o.provider)
+                base = prov.openai_base_url if prov else None
+                if base and (o.provider_model_id or "").lower() == want and _host(base) == host.lower():
+                    return catalog.models[mid], o
+    try:
+        model = catalog.get(target)
+    except UnknownModelError:
+        return None
+    own = first_party_offer(model)
+    return (model, own) if own is not None else None
+
+
 def offer_for_spec(catalog: Catalog, spec: str) -> tuple[Model, Offer] | None:
     """The catalog model and offer an ``openai:``/``anthropic:`` spec calls, if the catalog knows it.
 
@@ -89,26 +115,8 @@ def offer_for_spec(catalog: Catalog, spec: str) -> tuple[Model, Offer] | None:
     backend, _, target = head.partition(":")
     if backend not in ("openai", "anthropic") or not target:
         return None
-    base = ""
-    for part in query.split("&"):
-        k, _, v = part.partition("=")
-        if k == "base_url":
-            base = v
-    want = target.strip().lower()
-    if base:
-        host = (urlsplit(base).hostname or "").lower()
-        for mid, offers in catalog.hosted.items():
-            for o in offers:
-                prov = catalog.providers.get(o.provider)
-                purl = (prov.openai_base_url or "") if prov else ""
-                if (o.provider_model_id or "").lower() == want and purl and (urlsplit(purl).hostname or "") == host:
-                    return catalog.models[mid], o
-    try:
-        model = catalog.get(target)
-    except UnknownModelError:
-        return None
-    own = first_party_offer(model)
-    return (model, own) if own is not None else None
+    base = dict(parse_qsl(query)).get("base_url") if query else None
+    return find_offer(catalog, target, _host(base) if base else None)
 
 
 def offer_spec(catalog: Catalog, offer: Offer) -> str | None:

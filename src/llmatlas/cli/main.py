@@ -760,6 +760,7 @@ def eval_cmd(
                 max_tokens=max_tokens,
                 judge=judge_backend,
                 catalog_id=catalog_id,
+                catalog=catalog(),
             )
             res = run_task(backend, n, cfg, jr, console=None if json_out else err_console)
             results.append(res)

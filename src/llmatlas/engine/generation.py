@@ -26,7 +26,7 @@ from llmatlas.tasks.generation import GenDoc, GenerationTask, Scored
 
 if TYPE_CHECKING:
     from llmatlas.catalog.catalog import Catalog
-    from llmatlas.catalog.schema import Model
+    from llmatlas.catalog.schema import Model, Offer
     from llmatlas.engine.runner import EvalConfig
 
 
@@ -40,13 +40,25 @@ def step_size(backend: Backend) -> int:
 
 
 class Pricer:
-    """Prices outputs with the catalog model matching the run's model, or says why it cannot."""
+    """Prices outputs with the catalog model matching the run's model, or says why it cannot.
+
+    A hosted provider's model id called at that provider's endpoint (``host``) is priced at that
+    provider's offer; a catalog id, at the developer's own API.
+    """
 
     def __init__(
-        self, name: str | None, backend: str | None = None, explicit: bool = False, catalog: Catalog | None = None
+        self,
+        name: str | None,
+        backend: str | None = None,
+        explicit: bool = False,
+        catalog: Catalog | None = None,
+        host: str | None = None,
+        offer: tuple[Model, Offer] | None = None,
     ) -> None:
-        """``catalog``: the one already loaded, if any (the web app prices every playground answer)."""
+        """``catalog``: the one already loaded, if any (the web app prices every playground answer);
+        ``offer``: the model and offer the caller already resolved from a spec."""
         self.model: Model | None = None
+        self.offer: Offer | None = None
         self.note: str | None = None
         if backend in LOCAL_BACKENDS and not explicit:
             self.note = f"local model ({backend} backend): no per-token price; self-hosting cost: `llmatlas breakeven`"
@@ -54,10 +66,19 @@ class Pricer:
         if not name:
             self.note = "no catalog model given (--catalog-id)"
             return
-        try:
-            from llmatlas.catalog.catalog import load_catalog
+        from llmatlas.catalog.catalog import load_catalog
+        from llmatlas.catalog.offers import find_offer
 
-            self.model = (catalog or load_catalog()).get(name)
+        cat = catalog or load_catalog()
+        found = offer if offer is not None else (None if explicit else find_offer(cat, name, host))
+        if found is not None and not found[1].first_party:
+            self.model, self.offer = found
+            if self.offer.current_price() is None:
+                self.note = f"{self.model.id} via {self.offer.provider}: no price in force in the catalog"
+                self.model = self.offer = None
+            return
+        try:
+            self.model = cat.get(name)
         except LlmatlasError:
             self.note = f"'{name}' is not in the catalog; pass --catalog-id to price this run"
             return
@@ -70,7 +91,7 @@ class Pricer:
             return None
         from llmatlas.estimate.cost import workload_cost
 
-        return workload_cost(self.model, input_tokens, output_tokens).total_usd
+        return workload_cost(self.model, input_tokens, output_tokens, offer=self.offer).total_usd
 
 
 def to_output(g: Generation, turn: int, pricer: Pricer) -> Output:
@@ -174,7 +195,14 @@ def run_generation(
     resumed = journal.start(run_id, info.model, task.name, ident)
     done = journal.done_ids(run_id)
     todo = [i for i, d in enumerate(docs) if d.id not in done]
-    pricer = Pricer(config.catalog_id or info.model, info.backend, explicit=config.catalog_id is not None)
+    host = info.details.get("host")
+    pricer = Pricer(
+        config.catalog_id or info.model,
+        info.backend,
+        explicit=config.catalog_id is not None,
+        catalog=config.catalog,
+        host=host if isinstance(host, str) else None,
+    )
     step = step_size(backend)
     start = time.perf_counter()
     with progress_bar(task.name, console) as bar:

@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,6 +25,9 @@ from llmatlas.tasks.generation import GenerationTask
 from llmatlas.tasks.multiple_choice import LocalOrHubTask, limit_docs
 from llmatlas.tasks.registry import get_task
 
+if TYPE_CHECKING:
+    from llmatlas.catalog.catalog import Catalog
+
 
 @dataclass
 class EvalConfig:
@@ -37,6 +40,7 @@ class EvalConfig:
     max_tokens: int | None = None
     judge: Backend | None = None  # judged tasks (MT-Bench, rubric scorers)
     catalog_id: str | None = None  # price the run with this catalog model (API cost)
+    catalog: Catalog | None = None  # the catalog to price with (the CLI's, with its --catalog folders)
 
 
 class ItemsPerSecond(TextColumn):

@@ -36,7 +36,7 @@ from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.backends.registry import load_backend, parse_spec, public_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.offers import offer_summary, offers_for
+from llmatlas.catalog.offers import offer_for_spec, offer_summary, offers_for
 from llmatlas.catalog.query import row, select
 from llmatlas.engine.generation import Pricer, to_output
 from llmatlas.errors import InputError, LlmatlasError
@@ -388,7 +388,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def pricer(spec: str) -> Pricer:
         backend, _ = parse_spec(spec)
-        return Pricer(pool.catalog_id(spec), backend, catalog=catalog)
+        return Pricer(pool.catalog_id(spec), backend, catalog=catalog, offer=offer_for_spec(catalog, spec))
 
     def request_of(body: GenerateRequest) -> GenerationRequest:
         return GenerationRequest(
