@@ -409,3 +409,34 @@ def test_sync_proposals_load_through_the_strict_loader(cat: Catalog, tmp_path: P
     assert nem.developer == "nvidia" and nem.context_tokens == 131072
     gem = next(o for o in again.hosted["gemini-2.0-flash"] if o.provider == "openrouter")
     assert gem.lifecycle is not None and gem.lifecycle.status == "retired"  # OpenRouter's expiration_date
+
+
+def test_sync_from_a_litellm_map_file(cat: Catalog, tmp_path: Path) -> None:
+    """LiteLLM's JSON is read as data (its package is never imported): a DeepInfra row for a catalog
+    model DeepInfra has no curated offer of becomes a labelled proposal."""
+    doc = {
+        **LITELLM,
+        "deepinfra/Qwen/Qwen3-235B-A22B-Instruct-2507": {
+            "max_input_tokens": 262144,
+            "max_output_tokens": 262144,
+            "input_cost_per_token": 9e-08,
+            "output_cost_per_token": 5.7e-07,
+            "litellm_provider": "deepinfra",
+            "mode": "chat",
+        },
+    }
+    path = tmp_path / "model_prices_and_context_window.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    snap = load_snapshot("litellm", file=path, version="abc123")
+    assert snap.label == "litellm abc123"
+    res = write_overlay(snap, cat, tmp_path / "user")
+    assert res.offers >= 1
+    again = load_catalog([tmp_path / "user"], include_user=False)
+    offer = next(
+        o
+        for o in again.hosted["qwen3-235b-a22b-instruct-2507"]
+        if o.provider == "deepinfra" and o.provider_model_id == "Qwen/Qwen3-235B-A22B-Instruct-2507"
+    )
+    assert offer.pricing[0].input_per_m == pytest.approx(0.09) and offer.context and offer.context.tokens == 262144
+    ref = again.reference(offer, offer.source)
+    assert ref is not None and ref.dataset == "litellm abc123" and ref.secondary

@@ -17,7 +17,8 @@ from llmatlas.advise.requirements import Criterion, Requirements
 RECOMMENDATION_SCHEMA_VERSION = 1
 
 # Strongest first. "estimated" is our own estimator's output (memory, speed, self-host cost).
-# "dataset": a price or limit proposed from a public dataset (`llmatlas catalog sync`), not a primary source.
+# "dataset": a price or limit read from a public dataset (models.dev, genai-prices…, or proposed by
+# `llmatlas catalog sync`), not from the provider's own page.
 Evidence = Literal["measured", "reported", "dataset", "estimated", "unknown"]
 EVIDENCE_ORDER: tuple[Evidence, ...] = ("measured", "reported", "dataset", "estimated", "unknown")
 SourceKind = Literal["catalog", "measurement", "estimate", "hardware", "requirements"]

@@ -21,8 +21,8 @@ FactKind = Literal["quality", "cost", "speed", "latency", "context", "languages"
 EVIDENCE_HELP: dict[Evidence, str] = {
     "measured": "measured here with llmatlas eval (your runs)",
     "reported": "published by the developer or a third party (catalog, with its source)",
-    "dataset": "taken from a public dataset (genai-prices, LiteLLM, models.dev, OpenRouter) by `catalog sync`, "
-    "not from the provider's own page",
+    "dataset": "taken from a public dataset (genai-prices, LiteLLM, models.dev, OpenRouter), not from the "
+    "provider's own page",
     "estimated": "computed by llmatlas' estimators (memory, speed, self-host cost)",
     "unknown": "no evidence: not published and not measured",
 }
