@@ -22,8 +22,8 @@ from llmatlas.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.offers import offers_for
 from llmatlas.cli.main import app
+from llmatlas.core.errors import InputError
 from llmatlas.engine.results import Metric, RunResult, Timing
-from llmatlas.errors import InputError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "requirements"
 DATA = Path(__file__).parent / "data"

@@ -17,9 +17,9 @@ from llmatlas.backends.anthropic import AnthropicBackend
 from llmatlas.backends.base import GenerationRequest, MCQuestion
 from llmatlas.backends.openai import OpenAIBackend
 from llmatlas.backends.registry import load_backend
+from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.errors import InputError
 from tests.fake_servers import FakeServer, Fault, Recorded
 
 DATA = Path(__file__).parent / "data"

@@ -18,7 +18,7 @@ import pytest
 
 from llmatlas.backends.base import GenerationRequest, MCQuestion
 from llmatlas.backends.openai import OpenAIBackend
-from llmatlas.errors import LlmatlasError
+from llmatlas.core.errors import LlmatlasError
 from llmatlas.tasks.registry import get_task
 
 pytestmark = pytest.mark.slow

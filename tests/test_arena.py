@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from llmatlas.arena import ArenaStore, Battle, VoteRecord, bradley_terry, ratings_with_ci
 from llmatlas.arena.store import MIGRATIONS
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 ELO = 400.0 / math.log(10.0)  # Elo points per unit of natural-log strength
 

@@ -18,7 +18,7 @@ from llmatlas.backends.base import Generation, GenerationRequest, MCQuestion
 from llmatlas.backends.http import HTTPPool, letter_prompt, parse_letter, retry_after_seconds, sse_events
 from llmatlas.backends.openai import OpenAIBackend
 from llmatlas.backends.registry import load_backend
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from tests.fake_servers import FakeServer, Fault, token_logprob, tokens
 
 SECRET_OA = "sk-test-SECRET-openai-0123456789"

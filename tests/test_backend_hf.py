@@ -234,7 +234,7 @@ def test_generate_and_info(backend: HFBackend) -> None:
 
 
 def test_bad_options(tiny_model: Path) -> None:
-    from llmatlas.errors import InputError
+    from llmatlas.core.errors import InputError
 
     with pytest.raises(InputError):
         HFBackend(str(tiny_model), dtype="int3")
@@ -246,7 +246,7 @@ def test_bad_options(tiny_model: Path) -> None:
 
 def test_missing_torch_gives_pip_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     from llmatlas.backends.registry import load_backend
-    from llmatlas.errors import LlmatlasError
+    from llmatlas.core.errors import LlmatlasError
 
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError(name="torch")
     monkeypatch.delitem(sys.modules, "llmatlas.backends.hf")

@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from llmatlas.catalog.loader import MAX_ALIASES, MAX_DEPTH, load_text, parse_yaml
+from llmatlas.catalog.loader import load_text
 from llmatlas.catalog.query import compile_where
 from llmatlas.cli.main import app
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import MAX_ALIASES, MAX_DEPTH, parse_yaml
 from llmatlas.tasks.datasets import read_jsonl
 from llmatlas.tasks.registry import get_task
 

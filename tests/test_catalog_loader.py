@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from llmatlas.catalog import load_catalog
 from llmatlas.catalog.loader import load_text
-from llmatlas.errors import InputError, UnknownModelError
+from llmatlas.core.errors import InputError, UnknownModelError
 
 GOOD = textwrap.dedent(
     """\

@@ -19,10 +19,10 @@ from llmatlas.backends.base import MCQuestion
 from llmatlas.backends.mock import MockBackend
 from llmatlas.backends.registry import load_backend
 from llmatlas.cli.main import app
+from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.results import RunResult, SampleRecord
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.errors import InputError
 from llmatlas.tasks.custom import CustomGenerationTask, CustomMultipleChoiceTask, load_task_file
 from llmatlas.tasks.registry import get_task
 from llmatlas.tasks.scorers import SCORERS, find_numbers, parse_rating, strip_fence

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from llmatlas.backends.base import ContinuationScore, MCQuestion
 from llmatlas.backends.registry import load_backend, parse_spec
 from llmatlas.cli.main import app
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
 from llmatlas.engine.stats import mean_stderr, paired_bootstrap
-from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.tasks.base import Doc
 from llmatlas.tasks.multiple_choice import limit_docs
 from llmatlas.tasks.registry import get_task

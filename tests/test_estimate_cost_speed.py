@@ -159,7 +159,7 @@ def test_parse_size(text: str, expected: int) -> None:
 
 
 def test_hardware_lookup_suggests() -> None:
-    from llmatlas.errors import InputError
+    from llmatlas.core.errors import InputError
 
     assert get_hardware("4090").id == "rtx-4090"
     with pytest.raises(InputError, match="h100"):

@@ -6,7 +6,7 @@ import pytest
 
 from llmatlas.catalog import Catalog
 from llmatlas.catalog.schema import Architecture, Model, Parameters
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.estimate.memory import estimate_memory, kv_cache_bytes, kv_layer_tokens, weights_bytes
 from llmatlas.estimate.quant import bits_per_weight
 

@@ -16,7 +16,7 @@ from llmatlas.catalog.importers import (
     params_from_config,
 )
 from llmatlas.catalog.loader import load_text
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 LLAMA2_7B = {
     "architectures": ["LlamaForCausalLM"],

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from llmatlas.catalog import Catalog, load_catalog
 from llmatlas.cli.main import app
-from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.market.check import check, load_explanations
 from llmatlas.market.load import load_snapshot
 from llmatlas.market.readers import read_litellm, read_models_dev, read_openrouter

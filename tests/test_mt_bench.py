@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from llmatlas.backends.base import Backend, BackendInfo, ContinuationScore, Generation, GenerationRequest, MCQuestion
 from llmatlas.backends.registry import load_backend
+from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.errors import InputError
 from llmatlas.tasks.generation import GenDoc
 from llmatlas.tasks.mt_bench import (
     JUDGE_MAX_TOKENS,

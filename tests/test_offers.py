@@ -18,8 +18,8 @@ from llmatlas.catalog import Catalog, load_catalog
 from llmatlas.catalog.loader import builtin_offer_files, load_offers_text
 from llmatlas.catalog.offers import first_party_offer, offer_for_spec, offer_spec, offers_for
 from llmatlas.cli.main import app
+from llmatlas.core.errors import InputError
 from llmatlas.engine.results import Distribution, Performance, RunResult, Timing
-from llmatlas.errors import InputError
 from llmatlas.estimate.cost import offer_costs
 
 runner = CliRunner()

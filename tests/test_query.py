@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from llmatlas.catalog import Catalog
 from llmatlas.catalog.query import FIELDS, compile_where, select, sort_rows, stale_facts
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 
 def test_where_filters_numbers_and_strings(cat: Catalog) -> None:

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from llmatlas.advise.schema import Fact, Recommendation
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.report import render_html, render_markdown, render_terminal, write_report
 from llmatlas.report.charts import build_charts
 from llmatlas.report.common import Footnotes, fmt_fact, tokens

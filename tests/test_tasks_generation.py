@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmatlas.backends.registry import load_backend
+from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.errors import InputError
 from llmatlas.tasks.gsm8k import FLEXIBLE, INVALID, STRICT, STRICT_COT, exact_match, extract, normalize
 from llmatlas.tasks.humaneval import build_program, extract_code, pass_at_k
 from llmatlas.tasks.registry import get_task

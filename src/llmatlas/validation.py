@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)

@@ -19,8 +19,8 @@ from llmatlas.advise.quality import CATEGORY_TASKS
 from llmatlas.advise.schema import Candidate, Measurement
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import offer_spec, offers_for
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.results import RunResult
-from llmatlas.errors import InputError, LlmatlasError
 
 API_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 

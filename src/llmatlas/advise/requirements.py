@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from llmatlas.catalog.loader import parse_yaml
 from llmatlas.catalog.schema import Kind
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import parse_yaml
 from llmatlas.validation import validate_located
 
 # Task categories a requirements file can weight, and the benchmarks that evidence each one

@@ -42,7 +42,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from llmatlas.arena.store import WINNERS, VoteRecord
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 F64 = NDArray[np.float64]
 VoteLike = VoteRecord | tuple[str, str, str]

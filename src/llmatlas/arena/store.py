@@ -5,17 +5,15 @@ a vote. Every call opens its own short-lived connection, so one ``ArenaStore`` m
 number of threads, and several processes may use the same file. Writes run in ``BEGIN IMMEDIATE``
 transactions with a 30 s busy timeout, so concurrent voters queue instead of failing, and the
 ``votes`` primary key on ``battle_id`` makes "one vote per battle" an atomic guarantee of the
-database rather than a check-then-write race. Schema changes go through ``MIGRATIONS`` and
-``PRAGMA user_version``, as in :mod:`llmatlas.engine.journal`.
+database rather than a check-then-write race. Connections, transactions and the named migrations
+are :mod:`llmatlas.core.sqlite`'s, shared with the run journal.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import random
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,16 +22,17 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, Field
 
-from llmatlas.errors import InputError
-from llmatlas.paths import user_dir
+from llmatlas.core.errors import InputError
+from llmatlas.core.paths import user_dir
+from llmatlas.core.sqlite import BUSY_TIMEOUT_S, Migration, connect, migrate, transaction
 
 Winner = Literal["a", "b", "tie", "both_bad"]
 WINNERS: tuple[str, ...] = get_args(Winner)
 
-BUSY_TIMEOUT_S = 30.0
-
-MIGRATIONS = (
-    """
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        "create battles and votes",
+        """
     CREATE TABLE battles (
         id TEXT PRIMARY KEY,
         created TEXT NOT NULL,
@@ -52,6 +51,7 @@ MIGRATIONS = (
     );
     CREATE INDEX votes_by_created ON votes(created);
     """,
+    ),
 )
 
 
@@ -61,24 +61,6 @@ def default_path() -> Path:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements, so it can run inside our own transaction.
-
-    ``executescript`` would commit first, which would let two processes migrating a new file at the
-    same moment both see ``user_version = 0``.
-    """
-    out: list[str] = []
-    buf = ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
 
 
 class Battle(BaseModel):
@@ -112,62 +94,16 @@ class ArenaStore:
         self.path = Path(path) if path else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            self._ensure_wal(db)
-            self._migrate(db)
-
-    def _ensure_wal(self, db: sqlite3.Connection) -> None:
-        """Switch the file to WAL (a property of the file: later connections inherit it).
-
-        The switch needs an exclusive lock, and SQLite answers "database is locked" at once, without
-        waiting for the busy timeout, when several processes open a new file together: retry instead.
-        """
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-                    return
-                if str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal":
-                    return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc):
-                    raise
-            if time.monotonic() > deadline:
-                raise sqlite3.OperationalError(f"cannot switch {self.path} to WAL mode: the database stays locked")
-            time.sleep(random.uniform(0.005, 0.05))
+            migrate(db, MIGRATIONS, store=f"arena store {self.path}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A fresh connection per call: no connection is ever shared between threads."""
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        db = connect(self.path, timeout_s=BUSY_TIMEOUT_S)
         try:
-            db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
             yield db
         finally:
             db.close()
-
-    @staticmethod
-    @contextmanager
-    def _tx(db: sqlite3.Connection) -> Iterator[None]:
-        """A write transaction that takes the write lock up front (no lock-upgrade deadlocks)."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        else:
-            db.execute("COMMIT")
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        """Apply the migrations this file has not seen yet; the version is read under the write lock."""
-        with self._tx(db):
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                for stmt in _statements(sql):
-                    db.execute(stmt)
-                db.execute(f"PRAGMA user_version={i}")
 
     @property
     def schema_version(self) -> int:
@@ -192,7 +128,7 @@ class ArenaStore:
             raise InputError(f"a battle needs two different models, got '{model_a}' twice", field="model")
         battle_id = uuid.uuid4().hex
         meta_json = json.dumps(meta or {}, ensure_ascii=False, default=str)
-        with self._connect() as db, self._tx(db):
+        with self._connect() as db, transaction(db):
             db.execute(
                 "INSERT INTO battles(id, created, prompt, model_a, model_b, answer_a, answer_b, meta) "
                 "VALUES (?,?,?,?,?,?,?,?)",
@@ -236,7 +172,7 @@ class ArenaStore:
         if winner not in WINNERS:
             raise InputError(f"winner must be one of {', '.join(WINNERS)}, got {winner!r}", field="winner")
         with self._connect() as db:
-            with self._tx(db):
+            with transaction(db):
                 row = db.execute(
                     "SELECT b.id, v.winner FROM battles b LEFT JOIN votes v ON v.battle_id = b.id WHERE b.id = ?",
                     (battle_id,),

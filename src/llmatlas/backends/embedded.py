@@ -15,8 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmatlas.errors import LlmatlasError
-from llmatlas.paths import user_dir
+from llmatlas.core.errors import LlmatlasError
+from llmatlas.core.paths import user_dir
 
 EMBEDDED_ALIAS = "smollm2"
 EMBEDDED_CATALOG_ID = "smollm2-135m-instruct"

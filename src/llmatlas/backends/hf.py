@@ -48,7 +48,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.options import Opt
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 _DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,

@@ -49,7 +49,7 @@ from llmatlas.backends.base import (
     MCQuestion,
     Progress,
 )
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

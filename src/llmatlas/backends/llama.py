@@ -29,7 +29,7 @@ from llmatlas.backends.base import (
 )
 from llmatlas.backends.embedded import EMBEDDED_ALIAS, PARTED, packaged_model_path
 from llmatlas.backends.options import Opt
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 
 def _file_id(path: Path) -> str:

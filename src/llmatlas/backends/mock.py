@@ -29,7 +29,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.options import Opt
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 VOCAB = 50
 

@@ -57,7 +57,7 @@ from llmatlas.backends.base import (
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
 from llmatlas.backends.options import API_OPTIONS, Opt
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PROBE_PROMPT = "The capital of France is"

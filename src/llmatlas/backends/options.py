@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 Kind = Literal["int", "float", "bool", "str", "url", "path"]
 TRUE = frozenset({"1", "true", "yes", "on"})

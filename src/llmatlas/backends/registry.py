@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from llmatlas.backends.base import Backend
-from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError
 
 # name -> (module, class, pip hint)
 BACKENDS: dict[str, tuple[str, str, str]] = {

@@ -24,8 +24,8 @@ from llmatlas.catalog.loader import (
     load_offers_file,
 )
 from llmatlas.catalog.schema import Developer, ExchangeRate, Model, Offer, Provider, Reference
-from llmatlas.errors import InputError, UnknownModelError
-from llmatlas.paths import user_models_dir
+from llmatlas.core.errors import InputError, UnknownModelError
+from llmatlas.core.paths import user_models_dir
 
 
 @dataclass

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.estimate.quant import GGUF_FILE_TYPES, tensor_type_bits
 
 

@@ -9,13 +9,12 @@ may name a reference declared at the top of the file, whose URL and date it then
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from llmatlas.catalog.schema import (
@@ -29,9 +28,8 @@ from llmatlas.catalog.schema import (
     Reference,
     Sourced,
 )
-from llmatlas.errors import InputError
-
-Path_ = tuple[str | int, ...]
+from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import Located, YamlPath, dotted, parse_yaml
 
 
 @dataclass
@@ -57,136 +55,7 @@ class LoadedOffers:
     lines: dict[int, int | None] = field(default_factory=dict)  # offer index -> line of its 'model'
 
 
-@dataclass
-class _Located:
-    data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
-
-    def line(self, loc: Iterable[str | int]) -> int | None:
-        """The line of the deepest part of ``loc`` that the file spells out."""
-        parts = tuple(loc)
-        while parts:
-            if parts in self.lines:
-                return self.lines[parts]
-            parts = parts[:-1]
-        return self.lines.get((), None)
-
-
-# Bounds that keep a hostile file from exhausting memory or the stack: catalog, requirements and
-# task files are small, hand-written documents.
-MAX_ALIASES = 50  # alias uses (*name) per document
-MAX_DEPTH = 64  # nesting of mappings and sequences
-MAX_VALUES = 200_000  # values after expanding aliases ("billion laughs")
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses deep nesting and alias bombs while composing, before any expansion."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._aliases = 0
-        self._depth = 0
-
-    def _mark(self) -> Any:
-        return self.peek_event().start_mark  # type: ignore[no-untyped-call]
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                raise yaml.MarkedYAMLError(
-                    problem=f"more than {MAX_ALIASES} aliases (*name)", problem_mark=self._mark()
-                )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise yaml.MarkedYAMLError(
-                    problem=f"nested more than {MAX_DEPTH} levels deep", problem_mark=self._mark()
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def _walk(
-    node: yaml.Node,
-    data: Any,
-    path: Path_,
-    lines: dict[Path_, int],
-    source: str,
-    line: int | None = None,
-    budget: list[int] | None = None,
-) -> None:
-    budget = budget if budget is not None else [MAX_VALUES]
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise InputError(f"more than {MAX_VALUES:,} values once aliases are expanded", path=source)
-    lines[path] = line or node.start_mark.line + 1  # a mapping value is reported at its key
-    if isinstance(node, yaml.MappingNode) and isinstance(data, dict):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise InputError(
-                    "a key must be a plain value, not a list or mapping",
-                    path=source,
-                    line=key_node.start_mark.line + 1,
-                    field=_dotted(path),
-                )
-            if key in seen:
-                raise InputError(
-                    "duplicate key",
-                    path=source,
-                    line=key_node.start_mark.line + 1,
-                    field=_dotted((*path, key)),
-                )
-            seen.add(key)
-            if key in data:
-                _walk(value_node, data[key], (*path, key), lines, source, key_node.start_mark.line + 1, budget)
-    elif isinstance(node, yaml.SequenceNode) and isinstance(data, list):
-        for i, (child, item) in enumerate(zip(node.value, data, strict=False)):
-            _walk(child, item, (*path, i), lines, source, None, budget)
-
-
-def parse_yaml(text: str, source: str) -> _Located:
-    """Parse YAML text, keeping the line of each value; every malformed or hostile input becomes InputError.
-
-    Aliases, nesting and the expanded size are bounded (see ``MAX_*``), so a small file cannot
-    take minutes or gigabytes; a bad typed value (``!!float abc``) is reported, not raised.
-    """
-    loader: _BoundedLoader | None = None
-    try:
-        loader = _BoundedLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return _Located(None)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise InputError(f"invalid YAML: {exc.problem or exc}", path=source, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", path=source) from None
-    except RecursionError:
-        raise InputError("invalid YAML: nested too deeply", path=source) from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a typed scalar that does not convert: !!float abc
-        raise InputError(f"invalid YAML value: {exc}", path=source) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    located = _Located(data)
-    _walk(node, data, (), located.lines, source)
-    return located
-
-
-def _dotted(loc: Iterable[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _first_error(exc: ValidationError, located: _Located, prefix: Path_, source: str) -> InputError:
+def _first_error(exc: ValidationError, located: Located, prefix: YamlPath, source: str) -> InputError:
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
     full = (*prefix, *loc)
@@ -194,7 +63,7 @@ def _first_error(exc: ValidationError, located: _Located, prefix: Path_, source:
     if err["type"] == "extra_forbidden":
         msg = "unknown field (check the spelling; see docs/catalog.md)"
     extra = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return InputError(msg + extra, path=source, line=located.line(full), field=_dotted(full))
+    return InputError(msg + extra, path=source, line=located.line(full), field=dotted(full))
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +81,7 @@ _INHERIT_SKIP = {"id", "name", "aliases", "description", "extends", "variant_of"
 
 
 def _resolve_extends(
-    raw: list[dict[str, Any]], located: _Located, source: str, external: dict[str, dict[str, Any]]
+    raw: list[dict[str, Any]], located: Located, source: str, external: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
     by_id = {m.get("id"): m for m in raw if isinstance(m, dict)}
     done: dict[str, dict[str, Any]] = {}
@@ -286,7 +155,7 @@ def _resolve_sources(obj: Any, refs: dict[str, Reference]) -> Any:
 
 
 def _check_sources(
-    model: BaseModel, refs: dict[str, Reference], located: _Located, i: int, source: str, key: str = "models"
+    model: BaseModel, refs: dict[str, Reference], located: Located, i: int, source: str, key: str = "models"
 ) -> None:
     """Every block needs a date and a source that is a reference id, a URL or a document path."""
     blocks = list(iter_blocks(model))
@@ -295,7 +164,7 @@ def _check_sources(
     for name, block in blocks:
         src = block.source
         known = src in refs or "://" in src or src.startswith(("doi:", "arXiv:", "arxiv:", "file:", "/"))
-        where: Path_ = (key, i, *name.split(".")) if name else (key, i, "source")
+        where: YamlPath = (key, i, *name.split(".")) if name else (key, i, "source")
         dotted = f"{key}[{i}]." + (f"{name}." if name else "")
         if not known:
             raise InputError(
@@ -371,7 +240,7 @@ def load_offers_text(text: str, source: str) -> LoadedOffers:
     return _load_offers(located, source)
 
 
-def _load_offers(located: _Located, source: str) -> LoadedOffers:
+def _load_offers(located: Located, source: str) -> LoadedOffers:
     try:
         of = OfferFile.model_validate(located.data)
     except ValidationError as exc:
@@ -405,7 +274,7 @@ def _load_offers(located: _Located, source: str) -> LoadedOffers:
     return LoadedOffers(source, providers, refs, rates, offers, lines)
 
 
-def _load_models(located: _Located, source: str, external: dict[str, dict[str, Any]] | None) -> LoadedFile:
+def _load_models(located: Located, source: str, external: dict[str, dict[str, Any]] | None) -> LoadedFile:
     try:
         cat = CatalogFile.model_validate(located.data)
     except ValidationError as exc:

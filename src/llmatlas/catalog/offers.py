@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import LifecycleOn, lifecycle_on
 from llmatlas.catalog.schema import Model, Offer, Provider
-from llmatlas.errors import UnknownModelError
+from llmatlas.core.errors import UnknownModelError
 
 
 def has_first_party_api(model: Model) -> bool:

@@ -20,7 +20,7 @@ from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import iter_blocks
 from llmatlas.catalog.offers import offer_state, offers_for, provider_name
 from llmatlas.catalog.schema import Benchmark, Model, Price, Sourced
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 BENCHMARK_FIELDS: tuple[str, ...] = get_args(Benchmark)
 

@@ -10,7 +10,7 @@ import sys
 
 from llmatlas.catalog.catalog import load_catalog
 from llmatlas.catalog.loader import LoadedOffers, builtin_files, builtin_offer_files, load_any
-from llmatlas.errors import InputError, UnknownModelError
+from llmatlas.core.errors import InputError, UnknownModelError
 
 
 def main(argv: list[str]) -> int:

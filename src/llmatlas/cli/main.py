@@ -34,12 +34,12 @@ from llmatlas.cli.render import (
     performance_line,
     print_json,
 )
-from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.paths import user_models_dir
 from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import get_hardware, hardware_table, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory, weights_bytes
 from llmatlas.estimate.speed import speed_bounds
-from llmatlas.paths import user_models_dir
 
 app = typer.Typer(
     name="llmatlas",

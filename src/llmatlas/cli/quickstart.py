@@ -24,7 +24,7 @@ from llmatlas.catalog.importers import entry_from_gguf
 from llmatlas.catalog.loader import load_text
 from llmatlas.catalog.query import select
 from llmatlas.cli.render import console, context, gib, money, params, print_json
-from llmatlas.errors import LlmatlasError
+from llmatlas.core.errors import LlmatlasError
 from llmatlas.estimate.memory import estimate_memory
 
 PROMPT = "In two sentences, why does grouped-query attention shrink the KV cache?"
@@ -115,7 +115,7 @@ def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
 def _advise(cat: Catalog, report_dir: Path | None, quiet: bool) -> dict[str, Any]:
     """The advisor on the book chapter's chatbot example: a ranked shortlist and its reports."""
     from llmatlas.cli.recommend import run_recommend
-    from llmatlas.paths import user_dir
+    from llmatlas.core.paths import user_dir
     from llmatlas.report import render_terminal, write_report
 
     if not quiet:

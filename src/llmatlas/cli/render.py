@@ -14,6 +14,7 @@ from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.schema import UNDISCLOSED, Model
+from llmatlas.core import format as fmt
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -22,12 +23,8 @@ UNKNOWN = f"[dim]{UNDISCLOSED}[/dim]"
 
 
 def gib(n: int | float | None) -> str:
-    """Bytes in GiB, or MiB below 1 GiB so small models stay readable."""
-    if n is None:
-        return UNKNOWN
-    if abs(n) < 1024**3:
-        return f"{n / 1024**2:,.1f} MiB"
-    return f"{n / 1024**3:,.2f} GiB"
+    """Bytes in GiB, or MiB below 1 GiB so small models stay readable; unknown says so."""
+    return UNKNOWN if n is None else fmt.gib(n)
 
 
 def num(v: float | int | None, fmt: str = "{:,}") -> str:
@@ -35,14 +32,7 @@ def num(v: float | int | None, fmt: str = "{:,}") -> str:
 
 
 def money(v: float | None, currency: str | None = "USD") -> str:
-    if v is None:
-        return UNKNOWN
-    sym = {"USD": "$", "CNY": "¥"}.get(currency or "USD", "")
-    if abs(v) >= 100:
-        return f"{sym}{v:,.0f}"
-    if abs(v) >= 0.01 or v == 0:
-        return f"{sym}{v:,.2f}"
-    return f"{sym}{v:.4f}"
+    return UNKNOWN if v is None else fmt.money(v, currency)
 
 
 def params(b: float | None) -> str:

@@ -17,11 +17,11 @@ import numpy as np
 from rich.console import Console
 
 from llmatlas.backends.base import Backend, Generation
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.results import Distribution, Metric, Output, Performance, RunResult, SampleRecord, Timing
 from llmatlas.engine.runner import progress_bar
 from llmatlas.engine.stats import mean_stderr
-from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.tasks.generation import GenDoc, GenerationTask, Scored
 
 if TYPE_CHECKING:

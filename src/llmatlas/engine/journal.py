@@ -2,7 +2,9 @@
 
 A run is identified by a fingerprint of (model, task, settings, data hash). Starting the same run
 again resumes it: samples already journaled are skipped, so a run killed at any point (even with
-SIGKILL) finishes with every sample scored exactly once. Schema changes go through ``MIGRATIONS``.
+SIGKILL) finishes with every sample scored exactly once. Schema changes go through ``MIGRATIONS``
+(named, append-only, applied under the write lock by :mod:`llmatlas.core.sqlite`), so any number of
+processes may open a new journal at once.
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import fcntl
 import hashlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from llmatlas.core.errors import InputError
+from llmatlas.core.paths import user_dir
+from llmatlas.core.sqlite import Migration, connect, migrate, transaction
 from llmatlas.engine.results import RunResult, SampleRecord
-from llmatlas.errors import InputError
-from llmatlas.paths import user_dir
 
-MIGRATIONS = (
-    """
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        "create runs and samples",
+        """
     CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
         created TEXT NOT NULL,
@@ -42,6 +46,7 @@ MIGRATIONS = (
     );
     CREATE INDEX samples_by_seq ON samples(run_id, seq);
     """,
+    ),
 )
 
 
@@ -60,27 +65,17 @@ class Journal:
         self.path = Path(path) if path else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._claims: dict[str, int] = {}  # run id -> descriptor of its held lock file
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Apply the migrations this file has not seen yet, each in its own transaction."""
-        version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-        for i, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            self.db.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version={i};\nCOMMIT;")
+        self.db = connect(self.path)
+        try:
+            migrate(self.db, MIGRATIONS, store=f"journal {self.path}")
+        except BaseException:
+            self.db.close()
+            raise
 
     @contextmanager
     def tx(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.db):
             yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
 
     def close(self) -> None:
         for fd in self._claims.values():

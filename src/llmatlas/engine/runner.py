@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from llmatlas.backends.base import Backend, MCQuestion
+from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
 from llmatlas.engine.stats import mean_stderr
-from llmatlas.errors import InputError
 from llmatlas.tasks.base import Doc
 from llmatlas.tasks.generation import GenerationTask
 from llmatlas.tasks.multiple_choice import LocalOrHubTask, limit_docs

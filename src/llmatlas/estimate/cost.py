@@ -16,7 +16,7 @@ from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.offers import offers_for, provider_name
 from llmatlas.catalog.schema import ExchangeRate, Model, Offer, Price
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 
 class CostEstimate(BaseModel):

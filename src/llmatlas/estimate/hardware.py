@@ -11,7 +11,7 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 GIB = 1024**3
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from llmatlas.catalog.schema import Architecture, Model, Quantization
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.estimate.quant import bits_per_weight
 
 GIB = 1024**3

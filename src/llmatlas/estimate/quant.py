@@ -8,7 +8,7 @@ file sizes llama.cpp lists for each type (k-quants PR and ``quantize --help``: Q
 
 from __future__ import annotations
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 
 QUANT_SOURCE = "https://github.com/ggerganov/llama.cpp/pull/1684"
 

@@ -21,10 +21,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.loader import parse_yaml
 from llmatlas.catalog.offers import offer_state, offers_for
 from llmatlas.catalog.schema import Model, Offer, Reference
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import parse_yaml
 from llmatlas.market.records import DatasetEntry, Snapshot
 
 CHECK_SCHEMA_VERSION = 1

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from urllib.parse import urljoin
 
-from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.market.readers import read_genai_prices, read_litellm, read_models_dev, read_openrouter
 from llmatlas.market.records import DATASETS, Snapshot
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.market.records import DatasetEntry, Snapshot
 
 PER_TOKEN_TO_PER_M = 1_000_000

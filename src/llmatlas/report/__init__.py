@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from llmatlas.advise.schema import Recommendation
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.report.html import render_html
 from llmatlas.report.markdown import render_markdown
 from llmatlas.report.terminal import render_terminal

@@ -13,6 +13,7 @@ from typing import Literal
 
 from llmatlas.advise.requirements import Requirements
 from llmatlas.advise.schema import EVIDENCE_ORDER, Candidate, Evidence, Exclusion, Fact, Recommendation, Source
+from llmatlas.core import format as fmt
 
 UNKNOWN = "unknown"
 
@@ -78,31 +79,15 @@ def filter_name(name: str) -> str:
 
 
 def money(v: float, unit: str | None = None) -> str:
-    """Dollars without false precision: whole dollars from $100, cents below."""
-    sym = "¥" if unit and "CNY" in unit.upper() else "$"
-    if abs(v) >= 100:
-        return f"{sym}{v:,.0f}"
-    if abs(v) >= 0.01 or v == 0:
-        return f"{sym}{v:,.2f}"
-    return f"{sym}{v:.4f}"
+    """Dollars without false precision (yuan when the fact's unit says CNY)."""
+    return fmt.money(v, "CNY" if unit and "CNY" in unit.upper() else "USD")
 
 
-def tokens(n: float) -> str:
-    """Context sizes as people say them: 8K, 128K, 1M; odd sizes in full (16,385)."""
-    i = int(n)
-    if i >= 1_000_000 and i % 1_000_000 == 0:
-        return f"{i // 1_000_000}M"
-    if i >= 1_048_576 and i % 1_048_576 == 0:
-        return f"{i // 1_048_576}M"
-    if i >= 1000 and i % 1000 == 0:
-        return f"{i // 1000}K"
-    if i >= 1024 and i % 1024 == 0:
-        return f"{i // 1024}K"
-    return f"{i:,}"
+tokens = fmt.tokens
 
 
 def gib(n: float) -> str:
-    return f"{n / 1024**3:,.1f} GiB"
+    return fmt.gib(n, 1, small_in_mib=False)
 
 
 def _plain(v: float, unit: str | None) -> str:

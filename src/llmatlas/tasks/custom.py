@@ -21,8 +21,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmatlas.backends.base import Backend, Generation
-from llmatlas.catalog.loader import parse_yaml
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import parse_yaml
 from llmatlas.tasks.base import Doc
 from llmatlas.tasks.datasets import DataSource, read_jsonl
 from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored

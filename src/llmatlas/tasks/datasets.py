@@ -15,8 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from llmatlas.errors import InputError, LlmatlasError
-from llmatlas.paths import user_dir
+from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.paths import user_dir
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.tasks.datasets import DataSource, converted, find_file, hub_rows, read_jsonl, sha256_file
 
 

@@ -36,7 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.tasks.datasets import DataSource, find_file, read_jsonl, sha256_file
 from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored
 

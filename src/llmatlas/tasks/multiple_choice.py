@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.tasks.base import Doc, MultipleChoiceTask
 from llmatlas.tasks.datasets import DataSource, converted, field, find_file, hub_rows, read_jsonl, sha256_file
 

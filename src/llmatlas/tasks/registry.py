@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import difflib
 
-from llmatlas.errors import InputError
+from llmatlas.core.errors import InputError
 from llmatlas.tasks.generation import GenerationTask
 from llmatlas.tasks.gsm8k import Gsm8kCotTask, Gsm8kTask
 from llmatlas.tasks.humaneval import HumanEvalTask

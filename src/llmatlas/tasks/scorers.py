@@ -26,7 +26,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmatlas.backends.base import Backend, GenerationRequest
-from llmatlas.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.tasks.generation import GenDoc
 from llmatlas.validation import LineIndex, Loc, dotted
 

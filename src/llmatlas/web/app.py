@@ -38,8 +38,8 @@ from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.offers import offer_for_spec, offer_summary, offers_for
 from llmatlas.catalog.query import row, select
+from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.generation import Pricer, to_output
-from llmatlas.errors import InputError, LlmatlasError
 from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import Hardware, get_hardware, hardware_table
 from llmatlas.estimate.memory import estimate_memory
