@@ -224,3 +224,24 @@ def test_playground_streams_the_embedded_model(tmp_path: Path) -> None:
     assert done["type"] == "done" and len(deltas) > 3 and "".join(deltas) == done["text"]
     assert done["output_tokens"] > 0 and done["ttft_s"] is not None and done["ttft_s"] <= done["latency_s"]
     assert done["cost_usd"] is None and "local model" in done["cost_note"]
+
+
+def test_fit_json_and_api_memory_are_one_schema(client: TestClient) -> None:
+    """`llmatlas fit --json` and `/api/memory` are the same answer, computed once (llmatlas.api)."""
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from llmatlas.cli.main import app as cli
+
+    args = {"model": "llama-2-70b", "quant": "Q4_K_M", "context": 4096, "gpu": "h100-sxm", "count": 2}
+    web = client.get("/api/memory", params=args).json()
+    r = CliRunner().invoke(
+        cli,
+        ["fit", "llama-2-70b", "--quant", "Q4_K_M", "--context", "4096", "--gpu", "h100-sxm", "--count", "2", "--json"],
+    )
+    assert r.exit_code == 0
+    assert _json.loads(r.stdout) == web
+    assert web["fits"] is True and web["estimate"]["total_bytes"] == web["total_bytes"] and web["gpus"] == 2
+    bad = client.get("/api/memory", params={"model": "llama-2-70b", "cached_input_tokens": 1, "gpu": "nope"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "gpu"]

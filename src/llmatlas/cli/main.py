@@ -15,7 +15,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from llmatlas import __version__
+from llmatlas import __version__, api
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.loader import iter_blocks, load_text
 from llmatlas.catalog.offers import offer_summary, offers_for
@@ -37,8 +37,8 @@ from llmatlas.cli.render import (
 from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.core.paths import user_models_dir
 from llmatlas.estimate.cost import CostEstimate, offer_costs
-from llmatlas.estimate.hardware import get_hardware, hardware_table, parse_size
-from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory, weights_bytes
+from llmatlas.estimate.hardware import get_hardware, hardware_table
+from llmatlas.estimate.memory import estimate_memory, weights_bytes
 from llmatlas.estimate.speed import speed_bounds
 
 app = typer.Typer(
@@ -351,16 +351,16 @@ def cost(
     rows = []
     for mid in model_ids:
         rows.extend(
-            offer_costs(
+            api.price(
                 cat,
-                cat.get(mid),
+                mid,
                 input_tokens,
                 output_tokens,
                 requests,
-                cached_input_tokens,
-                when,
+                cached_input_tokens=cached_input_tokens,
                 cache_write_tokens=cache_write_tokens,
                 batch_api=batch_api,
+                on=when,
                 provider=provider,
             )
         )
@@ -432,8 +432,6 @@ def _date(text: str | None) -> dt.date | None:
 
 # --------------------------------------------------------------------------- fit
 
-STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
-
 
 @app.command()
 @handle_errors
@@ -456,51 +454,24 @@ def fit(
     json_out: JsonOpt = False,
 ) -> None:
     """Memory to run a model (weights + KV cache + overhead) and whether it fits."""
-    cat = catalog()
-    m = cat.get(model)
-    over = parse_size(overhead) if overhead else DEFAULT_OVERHEAD_BYTES
-    est = estimate_memory(m, quant=quant, context=context_len, batch=batch, kv_dtype=kv_dtype, overhead_bytes=over)
-    hw = get_hardware(gpu) if gpu else None
-    if memory and hw:
-        raise InputError("give --memory or --gpu, not both", field="memory")
-    target_name, target = "24 GB GPU", get_hardware("rtx-4090").memory_bytes
-    if memory:
-        target_name, target = memory, parse_size(memory)
-    elif hw:
-        target_name, target = f"{gpus}× {hw.name}", hw.memory_bytes * gpus
-    total = est.total_bytes
-    fits = None if total is None else total <= target
-    fits_on = {
-        name: (None if total is None else total <= get_hardware(hid).memory_bytes)
-        for name, hid in STANDARD_TARGETS.items()
-    }
-    speed = speed_bounds(m, hw, quant=quant, context=est.context, batch=batch) if hw else None
-    if speed and gpus > 1 and speed.decode_tokens_per_s:
-        speed.notes.append("bounds are for one GPU; tensor parallelism adds communication cost")
-    data: dict[str, Any] = {
-        "model": m.id,
-        "weights_bytes": est.weights_bytes,
-        "kv_cache_bytes": est.kv_cache_bytes,
-        "overhead_bytes": est.overhead_bytes,
-        "total_bytes": total,
-        "fits": fits,
-        "target": target_name,
-        "target_bytes": target,
-        "fits_on": fits_on,
-        "quant": est.quant,
-        "bits_per_weight": est.bits_per_weight,
-        "context": est.context,
-        "batch": est.batch,
-        "kv_dtype": est.kv_dtype,
-        "params_b": est.params_b,
-        "notes": est.notes,
-    }
-    if speed:
-        data["speed"] = speed.model_dump(mode="json")
+    res = api.fit(
+        catalog(),
+        model,
+        quant=quant,
+        context=context_len,
+        batch=batch,
+        memory=memory,
+        gpu=gpu,
+        gpus=gpus,
+        kv_dtype=kv_dtype,
+        overhead=overhead,
+    )
     if json_out:
-        print_json(data)
+        print_json(res.model_dump(mode="json", exclude_none=False))
         return
-    t = Table(title=f"{m.id} at {quant}, {est.context:,} tokens × batch {batch}")
+    est, total, fits, speed = res.estimate, res.total_bytes, res.fits, res.speed
+    hw = get_hardware(gpu) if gpu else None
+    t = Table(title=f"{res.model} at {quant}, {est.context:,} tokens × batch {batch}")
     t.add_column("part")
     t.add_column("bytes", justify="right")
     t.add_column("how")
@@ -512,9 +483,9 @@ def fit(
     verdict = (
         "[yellow]unknown[/yellow]" if fits is None else ("[green]fits[/green]" if fits else "[red]does not fit[/red]")
     )
-    console.print(f"{target_name} ({gib(target)}): {verdict}")
+    console.print(f"{res.target} ({gib(res.target_bytes)}): {verdict}")
     console.print(
-        "  ".join(f"{n}: {'?' if v is None else ('yes' if v else 'no')}" for n, v in fits_on.items()),
+        "  ".join(f"{n}: {'?' if v is None else ('yes' if v else 'no')}" for n, v in res.fits_on.items()),
         style="dim",
     )
     for n in est.notes:

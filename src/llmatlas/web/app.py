@@ -28,8 +28,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from llmatlas import __version__
+from llmatlas import __version__, api
 from llmatlas.advise.measured import catalog_id_for_spec, stored_results
+from llmatlas.api import FitResult
 from llmatlas.arena.ratings import Rating, ratings_with_ci
 from llmatlas.arena.store import ArenaStore
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
@@ -40,10 +41,8 @@ from llmatlas.catalog.offers import offer_for_spec, offer_summary, offers_for
 from llmatlas.catalog.query import row, select
 from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.generation import Pricer, to_output
-from llmatlas.estimate.cost import CostEstimate, offer_costs
-from llmatlas.estimate.hardware import Hardware, get_hardware, hardware_table
-from llmatlas.estimate.memory import estimate_memory
-from llmatlas.estimate.speed import speed_bounds
+from llmatlas.estimate.cost import CostEstimate
+from llmatlas.estimate.hardware import Hardware, hardware_table
 from llmatlas.web import leaderboard
 from llmatlas.web.schemas import (
     BackendSpec,
@@ -52,7 +51,6 @@ from llmatlas.web.schemas import (
     GenerateRequest,
     GenerateResult,
     Leaderboard,
-    MemoryAnswer,
     ModelList,
     VoteRequest,
     VoteResult,
@@ -329,26 +327,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         out = []
         for mid in model[:50]:
             try:
-                rows = offer_costs(
+                rows = api.price(
                     catalog,
-                    catalog.get(mid),
+                    mid,
                     input_tokens,
                     output_tokens,
                     requests,
-                    cached_input_tokens,
+                    cached_input_tokens=cached_input_tokens,
                     provider=provider,
                 )
-            except (LlmatlasError, ValueError) as exc:
-                param = (
-                    "cached_input_tokens"
-                    if isinstance(exc, ValueError)
-                    else ("provider" if isinstance(exc, InputError) and exc.field == "provider" else "model")
-                )
-                raise unprocessable(param, exc) from None
+            except LlmatlasError as exc:
+                field = exc.field if isinstance(exc, InputError) else None
+                param = field if field in ("provider", "cached_input_tokens") else "model"
+                raise unprocessable(param or "model", exc) from None
             out.extend(rows if offers == "all" else rows[:1])
         return out
 
-    @app.get("/api/memory", response_model=MemoryAnswer)
+    @app.get("/api/memory", response_model=FitResult)
     def memory(
         model: str = Query(..., max_length=200),
         quant: str = Query("fp16", max_length=20),
@@ -356,23 +351,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         batch: int = Query(1, ge=1, le=4096),
         gpu: str | None = Query(None, max_length=60),
         count: int = Query(1, ge=1, le=64),
-    ) -> MemoryAnswer:
-        param = "model"  # the parameter an error is about
+    ) -> FitResult:
+        """The same answer as `llmatlas fit --json` (one schema, computed once in llmatlas.api)."""
         try:
-            m = catalog.get(model)
-            param = "quant"
-            est = estimate_memory(m, quant=quant, context=context, batch=batch)
-            answer = MemoryAnswer(estimate=est, gpus=count)
-            if gpu:
-                param = "gpu"
-                hw = get_hardware(gpu)
-                answer.hardware = hw.id
-                answer.available_bytes = hw.memory_bytes * count
-                answer.fits = est.total_bytes <= answer.available_bytes if est.total_bytes is not None else None
-                answer.speed = speed_bounds(m, hw, quant=quant, context=est.context, batch=batch)
+            return api.fit(catalog, model, quant=quant, context=context, batch=batch, gpu=gpu, gpus=count)
         except LlmatlasError as exc:
-            raise unprocessable(param, exc) from None
-        return answer
+            field = exc.field if isinstance(exc, InputError) and exc.field in ("quant", "gpu") else "model"
+            raise unprocessable(field, exc) from None
 
     # ------------------------------------------------------------------ results
 

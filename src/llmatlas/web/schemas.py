@@ -7,8 +7,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmatlas.arena.ratings import Rating
-from llmatlas.estimate.memory import MemoryEstimate
-from llmatlas.estimate.speed import SpeedBound
 
 Evidence = Literal["measured", "reported"]
 
@@ -20,15 +18,6 @@ class _Strict(BaseModel):
 class ModelList(BaseModel):
     total: int  # models matching the filters (before ``limit``)
     models: list[dict[str, Any]]  # the flat catalog row of each model (see `llmatlas models --json`)
-
-
-class MemoryAnswer(BaseModel):
-    estimate: MemoryEstimate
-    hardware: str | None = None
-    gpus: int = 1
-    available_bytes: int | None = None
-    fits: bool | None = None  # None when a needed fact is undisclosed or no hardware was given
-    speed: SpeedBound | None = None
 
 
 class BackendSpec(BaseModel):

@@ -1,0 +1,142 @@
+"""The public library API: what the CLI, the web UI and scripts call, with typed answers.
+
+Each function does the work once (the estimators, the catalog's offers); the CLI and the web only
+parse their input, call it and render or serialize the answer, so ``llmatlas fit --json`` and the
+web's ``/api/memory`` are the same :class:`FitResult`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from llmatlas.catalog.catalog import Catalog
+from llmatlas.core.errors import InputError
+from llmatlas.estimate.cost import CostEstimate, offer_costs
+from llmatlas.estimate.hardware import get_hardware, parse_size
+from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, estimate_memory
+from llmatlas.estimate.speed import SpeedBound, speed_bounds
+
+# The answers `fit` always gives, whatever was asked: a gaming card, a laptop, a datacenter GPU.
+STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
+DEFAULT_TARGET = "24 GB GPU"
+
+
+class FitResult(BaseModel):
+    """Memory to run a model and whether it fits: the estimate, the target it was checked against,
+    the standard targets, and (with a named GPU) the decode/prefill bounds.
+
+    The flat byte counts repeat ``estimate``'s for scripts written against `fit --json` before the
+    web and the CLI shared this schema.
+    """
+
+    model: str
+    estimate: MemoryEstimate
+    weights_bytes: int | None
+    kv_cache_bytes: int | None
+    overhead_bytes: int
+    total_bytes: int | None
+    quant: str
+    bits_per_weight: float
+    context: int
+    batch: int
+    kv_dtype: str
+    params_b: float | None
+    target: str  # "24 GB GPU", "2× NVIDIA H100 SXM 80GB", "16GiB"
+    target_bytes: int
+    hardware: str | None = None  # hardware id when a GPU was named
+    gpus: int = 1
+    available_bytes: int  # same as target_bytes (the web's name)
+    fits: bool | None  # None when a needed fact is undisclosed
+    fits_on: dict[str, bool | None] = Field(default_factory=dict)
+    speed: SpeedBound | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+def fit(
+    catalog: Catalog,
+    model_id: str,
+    *,
+    quant: str = "fp16",
+    context: int | None = None,
+    batch: int = 1,
+    memory: str | None = None,
+    gpu: str | None = None,
+    gpus: int = 1,
+    kv_dtype: str = "fp16",
+    overhead: str | None = None,
+) -> FitResult:
+    """Weights + KV cache + overhead of ``model_id`` at ``quant``, checked against ``memory`` or
+    ``gpus`` × ``gpu`` (a 24 GB GPU by default); bad input raises InputError naming the field."""
+    if memory and gpu:
+        raise InputError("give --memory or --gpu, not both", field="memory")
+    m = catalog.get(model_id)
+    over = parse_size(overhead) if overhead else DEFAULT_OVERHEAD_BYTES
+    est = estimate_memory(m, quant=quant, context=context, batch=batch, kv_dtype=kv_dtype, overhead_bytes=over)
+    hw = get_hardware(gpu) if gpu else None
+    target_name, target = DEFAULT_TARGET, get_hardware(STANDARD_TARGETS[DEFAULT_TARGET]).memory_bytes
+    if memory:
+        target_name, target = memory, parse_size(memory)
+    elif hw:
+        target_name, target = f"{gpus}× {hw.name}", hw.memory_bytes * gpus
+    total = est.total_bytes
+    speed = speed_bounds(m, hw, quant=quant, context=est.context, batch=batch) if hw else None
+    if speed and gpus > 1 and speed.decode_tokens_per_s:
+        speed.notes.append("bounds are for one GPU; tensor parallelism adds communication cost")
+    return FitResult(
+        model=m.id,
+        estimate=est,
+        weights_bytes=est.weights_bytes,
+        kv_cache_bytes=est.kv_cache_bytes,
+        overhead_bytes=est.overhead_bytes,
+        total_bytes=total,
+        quant=est.quant,
+        bits_per_weight=est.bits_per_weight,
+        context=est.context,
+        batch=est.batch,
+        kv_dtype=est.kv_dtype,
+        params_b=est.params_b,
+        target=target_name,
+        target_bytes=target,
+        hardware=hw.id if hw else None,
+        gpus=gpus,
+        available_bytes=target,
+        fits=None if total is None else total <= target,
+        fits_on={
+            name: (None if total is None else total <= get_hardware(hid).memory_bytes)
+            for name, hid in STANDARD_TARGETS.items()
+        },
+        speed=speed,
+        notes=est.notes,
+    )
+
+
+def price(
+    catalog: Catalog,
+    model_id: str,
+    input_tokens: int,
+    output_tokens: int,
+    requests: int = 1,
+    *,
+    cached_input_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    batch_api: bool = False,
+    on: dt.date | None = None,
+    provider: str | None = None,
+) -> list[CostEstimate]:
+    """The workload's cost at every API offer of the model, cheapest first (see ``offer_costs``)."""
+    if cached_input_tokens + cache_write_tokens > input_tokens:
+        raise InputError("cached input plus cache-write tokens cannot exceed input tokens", field="cached_input_tokens")
+    return offer_costs(
+        catalog,
+        catalog.get(model_id),
+        input_tokens,
+        output_tokens,
+        requests,
+        cached_input_tokens,
+        on,
+        cache_write_tokens=cache_write_tokens,
+        batch_api=batch_api,
+        provider=provider,
+    )
