@@ -13,10 +13,12 @@ from pydantic import BaseModel, Field
 
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.core.errors import InputError
+from llmatlas.estimate.breakeven import BreakEven
+from llmatlas.estimate.breakeven import break_even as _break_even
 from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import get_hardware, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, estimate_memory
-from llmatlas.estimate.speed import SpeedBound, speed_bounds
+from llmatlas.estimate.speed import SERVING_EFFICIENCY, SpeedBound, speed_bounds
 
 # The answers `fit` always gives, whatever was asked: a gaming card, a laptop, a datacenter GPU.
 STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
@@ -139,4 +141,73 @@ def price(
         cache_write_tokens=cache_write_tokens,
         batch_api=batch_api,
         provider=provider,
+    )
+
+
+class BreakEvenResult(BreakEven):
+    """Self-hosting an open model vs paying for an API model (its cheapest offer, or a provider's)."""
+
+    api_model: str
+    api_provider: str | None
+    api_provider_model_id: str | None
+    api_first_party: bool
+    open_model: str
+    gpu: str
+    gpu_name: str
+    gpu_hour_usd: float
+
+
+def break_even(
+    catalog: Catalog,
+    api_model: str,
+    open_model: str,
+    *,
+    gpu: str = "h100-sxm",
+    gpu_hour_usd: float | None = None,
+    quant: str = "fp16",
+    requests_per_month: float = 1_000_000,
+    input_tokens: int = 1000,
+    output_tokens: int = 300,
+    batch: int = 16,
+    throughput: float | None = None,
+    utilization: float = 0.6,
+    provider: str | None = None,
+) -> BreakEvenResult:
+    """Monthly cost of each side and the volume where self-hosting becomes cheaper. Throughput is
+    measured (``throughput``) or the roofline bound × the serving efficiency the advisor uses."""
+    api_m, open_m = catalog.get(api_model), catalog.get(open_model)
+    hw = get_hardware(gpu)
+    rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
+    if rate is None:
+        raise InputError(f"no price per hour known for {hw.id}; pass --gpu-hour-usd", field="gpu_hour_usd")
+    per_req = offer_costs(catalog, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
+    if per_req.total_usd is None:
+        raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
+    mem = estimate_memory(open_m, quant=quant, context=input_tokens + output_tokens, batch=batch)
+    min_gpus = 1
+    if mem.total_bytes is not None:
+        min_gpus = max(1, -(-mem.total_bytes // hw.memory_bytes))
+    notes = []
+    if throughput is None:
+        bound = speed_bounds(open_m, hw, quant=quant, context=input_tokens + output_tokens, batch=batch)
+        if bound.decode_tokens_per_s_total is None:
+            raise InputError("cannot bound throughput (undisclosed size); pass --throughput", field="throughput")
+        throughput = bound.decode_tokens_per_s_total * SERVING_EFFICIENCY
+        notes.append(
+            f"throughput = {SERVING_EFFICIENCY:.0%} of the roofline bound {bound.decode_tokens_per_s_total:,.0f} "
+            f"tok/s (batch {batch})"
+        )
+    be = _break_even(per_req.total_usd, requests_per_month, rate, output_tokens, throughput, min_gpus, utilization)
+    size = "undisclosed" if mem.total_bytes is None else f"{mem.total_bytes / 1024**3:,.2f} GiB"
+    be.notes = [*notes, *be.notes, f"{open_m.id} at {quant} needs ≥ {min_gpus} × {hw.id} ({size})"]
+    return BreakEvenResult(
+        **be.model_dump(),
+        api_model=api_m.id,
+        api_provider=per_req.provider,
+        api_provider_model_id=per_req.provider_model_id,
+        api_first_party=per_req.first_party,
+        open_model=open_m.id,
+        gpu=hw.id,
+        gpu_name=hw.name,
+        gpu_hour_usd=rate,
     )

@@ -31,6 +31,7 @@ from llmatlas.catalog.lifecycle import SOON_DAYS, lifecycle_on
 from llmatlas.catalog.offers import offer_label
 from llmatlas.catalog.schema import Model, Offer
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH
+from llmatlas.estimate.speed import SERVING_EFFICIENCY
 
 
 @dataclass
@@ -114,7 +115,7 @@ def _plan_speed(plan: SelfHostPlan, book: SourceBook) -> tuple[Fact, Fact]:
             unit="s",
             evidence="estimated",
             sources=src,
-            note=f"prefill + output at batch {plan.batch}, {deploy.SERVING_EFFICIENCY:.0%} of the roofline bound",
+            note=f"prefill + output at batch {plan.batch}, {SERVING_EFFICIENCY:.0%} of the roofline bound",
         )
         if plan.latency_s is not None
         else Fact(text="unknown", evidence="unknown", note="hardware bandwidth/FLOPs unknown")
@@ -376,7 +377,7 @@ def _assumptions(req: Requirements) -> list[str]:
         "developers' deprecation pages), the price in force that day for the workload's prompt size "
         "(USD; CNY converted at the catalog's sourced rate); shutdowns within a year are warned about.",
         f"Self-hosting: batches small enough that each reply streams at ≥ "
-        f"{deploy.min_tokens_per_s(req):g} tok/s; {deploy.SERVING_EFFICIENCY:.0%} of the roofline bounds "
+        f"{deploy.min_tokens_per_s(req):g} tok/s; {SERVING_EFFICIENCY:.0%} of the roofline bounds "
         "(decode: memory bandwidth; prefill: "
         f"peak FLOP/s), average GPU load {req.hosting.utilization:.0%}, {HOURS_PER_MONTH:g} hours a month; "
         "GPUs in a replica are tensor-parallel (memory, bandwidth and FLOP/s add up).",

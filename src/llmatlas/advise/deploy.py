@@ -23,11 +23,8 @@ from llmatlas.estimate.cost import CostEstimate, workload_cost
 from llmatlas.estimate.hardware import GIB, Hardware, get_hardware, hardware_table, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory
 from llmatlas.estimate.quant import bits_per_weight
-from llmatlas.estimate.speed import speed_bounds
+from llmatlas.estimate.speed import SERVING_EFFICIENCY, speed_bounds
 
-# Fraction of the roofline bounds a serving stack reaches (vLLM/TGI/llama.cpp typically 40–70%);
-# the same figure `llmatlas breakeven` uses. A measured speed replaces the bound where known.
-SERVING_EFFICIENCY = 0.5
 MAX_BATCH = 64  # concurrent sequences per replica considered (KV memory permitting)
 # Without a speed target, batches stay small enough that each reply streams at least this fast
 # (about reading speed): a plan that packs 64 users onto a GPU at 3 tok/s each is not a plan.

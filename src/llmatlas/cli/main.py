@@ -36,10 +36,9 @@ from llmatlas.cli.render import (
 )
 from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.core.paths import user_models_dir
-from llmatlas.estimate.cost import CostEstimate, offer_costs
+from llmatlas.estimate.cost import CostEstimate
 from llmatlas.estimate.hardware import get_hardware, hardware_table
-from llmatlas.estimate.memory import estimate_memory, weights_bytes
-from llmatlas.estimate.speed import speed_bounds
+from llmatlas.estimate.memory import weights_bytes
 
 app = typer.Typer(
     name="llmatlas",
@@ -552,48 +551,28 @@ def breakeven(
     json_out: JsonOpt = False,
 ) -> None:
     """Self-host an open model vs pay an API (its cheapest offer): monthly cost and the break-even volume."""
-    from llmatlas.estimate.breakeven import break_even
-
-    cat = catalog()
-    api_m, open_m = cat.get(api_model), cat.get(open_model)
-    hw = get_hardware(gpu)
-    rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
-    if rate is None:
-        raise InputError(f"no price per hour known for {hw.id}; pass --gpu-hour-usd", field="gpu_hour_usd")
-    per_req = offer_costs(cat, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
-    if per_req.total_usd is None:
-        raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
-    api_label = api_m.id if per_req.first_party else f"{api_m.id} via {per_req.provider}"
-    mem = estimate_memory(open_m, quant=quant, context=input_tokens + output_tokens, batch=batch)
-    min_gpus = 1
-    if mem.total_bytes is not None:
-        min_gpus = max(1, -(-mem.total_bytes // hw.memory_bytes))
-    notes = []
-    if throughput is None:
-        bound = speed_bounds(open_m, hw, quant=quant, context=input_tokens + output_tokens, batch=batch)
-        if bound.decode_tokens_per_s_total is None:
-            raise InputError("cannot bound throughput (undisclosed size); pass --throughput", field="throughput")
-        throughput = bound.decode_tokens_per_s_total * 0.5
-        notes.append(
-            f"throughput = 50% of the roofline bound {bound.decode_tokens_per_s_total:,.0f} tok/s (batch {batch})"
-        )
-    be = break_even(per_req.total_usd, requests_per_month, rate, output_tokens, throughput, min_gpus, utilization)
-    be.notes = notes + be.notes + [f"{open_m.id} at {quant} needs ≥ {min_gpus} × {hw.id} ({gib(mem.total_bytes)})"]
+    be = api.break_even(
+        catalog(),
+        api_model,
+        open_model,
+        gpu=gpu,
+        gpu_hour_usd=gpu_hour_usd,
+        quant=quant,
+        requests_per_month=requests_per_month,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        batch=batch,
+        throughput=throughput,
+        utilization=utilization,
+        provider=provider,
+    )
     if json_out:
-        print_json(
-            {
-                "api_model": api_m.id,
-                "api_provider": per_req.provider,
-                "api_provider_model_id": per_req.provider_model_id,
-                "open_model": open_m.id,
-                "gpu": hw.id,
-                "gpu_hour_usd": rate,
-                **be.model_dump(),
-            }
-        )
+        print_json(be.model_dump(mode="json"))
         return
+    api_label = be.api_model if be.api_first_party else f"{be.api_model} via {be.api_provider}"
     console.print(
-        f"[bold]{api_label}[/bold] API vs self-hosted [bold]{open_m.id}[/bold] on {hw.name} at ${rate}/GPU-hour"
+        f"[bold]{api_label}[/bold] API vs self-hosted [bold]{be.open_model}[/bold] on {be.gpu_name} "
+        f"at ${be.gpu_hour_usd}/GPU-hour"
     )
     console.print(f"  API:       {money(be.api_monthly_usd)}/month ({money(be.api_cost_per_request_usd)} per request)")
     console.print(f"  self-host: {money(be.selfhost_monthly_usd)}/month on {be.gpus_needed} GPU(s)")

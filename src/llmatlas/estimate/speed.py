@@ -14,6 +14,10 @@ from llmatlas.catalog.schema import Model
 from llmatlas.estimate.hardware import Hardware
 from llmatlas.estimate.memory import estimate_memory
 
+# Fraction of the roofline bounds a serving stack reaches (vLLM/TGI/llama.cpp typically 40–70%):
+# the one figure `breakeven` and the advisor's self-host plans use. A measured speed replaces it.
+SERVING_EFFICIENCY = 0.5
+
 
 class SpeedBound(BaseModel):
     model: str
