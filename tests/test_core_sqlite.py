@@ -122,3 +122,18 @@ def test_core_imports_no_other_llmatlas_package() -> None:
             )
             for name in names:
                 assert not name.startswith("llmatlas") or name.startswith("llmatlas.core"), (path.name, name)
+
+
+def test_api_evaluate_runs_journals_and_resumes(tmp_path: Path) -> None:
+    """The library's evaluate(): the one load-backend / open-journal / run / close sequence that the
+    CLI, the quickstart and the advisor's --eval share."""
+    from llmatlas import api
+
+    data = Path(__file__).parent / "data"
+    journal = tmp_path / "runs.sqlite"
+    (first,) = api.evaluate("mock:m", ["arc_easy"], limit=5, data_dir=str(data), journal_path=journal)
+    (again,) = api.evaluate("mock:m", ["arc_easy"], limit=5, data_dir=str(data), journal_path=journal)
+    assert first.n == again.n == 5 and first.run_id == again.run_id
+    assert again.config.get("resumed") is True or again.metrics == first.metrics
+    with pytest.raises(Exception, match="unknown task"):
+        api.evaluate("mock:m", ["no_such_task"], journal_path=journal)

@@ -8,6 +8,9 @@ web's ``/api/memory`` are the same :class:`FitResult`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +22,11 @@ from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import get_hardware, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, estimate_memory
 from llmatlas.estimate.speed import SERVING_EFFICIENCY, SpeedBound, speed_bounds
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from llmatlas.engine.results import RunResult
 
 # The answers `fit` always gives, whatever was asked: a gaming card, a laptop, a datacenter GPU.
 STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
@@ -211,3 +219,37 @@ def break_even(
         gpu_name=hw.name,
         gpu_hour_usd=rate,
     )
+
+
+def evaluate(
+    spec: str,
+    tasks: Sequence[str],
+    *,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    data_dir: str | None = None,
+    samples: int | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    judge: str | None = None,
+    catalog: Catalog | None = None,
+    catalog_id: str | None = None,
+    journal_path: str | Path | None = None,
+    console: Console | None = None,
+) -> list[RunResult]:
+    """Run ``tasks`` on the model ``spec`` names (``smollm2``, ``llama:x.gguf``, ``openai:…``), journaled
+    and resumable; a generation run against an API is priced with ``catalog`` (its offers)."""
+    from llmatlas.engine.runner import EvalConfig
+    from llmatlas.engine.runner import evaluate as run_evaluation  # imported when used: keeps the CLI quick
+
+    config = EvalConfig(
+        limit=limit,
+        num_fewshot=num_fewshot,
+        data_dir=data_dir,
+        samples=samples,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        catalog_id=catalog_id,
+        catalog=catalog,
+    )
+    return run_evaluation(spec, tasks, config, judge=judge, journal_path=journal_path, console=console)

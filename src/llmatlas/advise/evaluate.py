@@ -137,14 +137,7 @@ def run_evals(
 
 
 def _run_one(spec: str, task: str, limit: int | None, data_dir: str | None, console: Console | None) -> RunResult:
-    from llmatlas.backends.registry import load_backend
-    from llmatlas.engine.journal import Journal
-    from llmatlas.engine.runner import EvalConfig, run_task
+    from llmatlas.engine.runner import EvalConfig, evaluate
 
-    backend = load_backend(spec)
-    journal = Journal()
-    try:
-        return run_task(backend, task, EvalConfig(limit=limit, data_dir=data_dir), journal, console=console)
-    finally:
-        backend.close()
-        journal.close()
+    (result,) = evaluate(spec, [task], EvalConfig(limit=limit, data_dir=data_dir), console=console)
+    return result

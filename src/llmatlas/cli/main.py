@@ -687,44 +687,41 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Run benchmarks on a model; resumable (run the same command again after a crash)."""
-    from llmatlas.backends.registry import load_backend
-    from llmatlas.engine.runner import EvalConfig, run_task
-    from llmatlas.tasks.registry import get_task
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.results import RunResult
+    from llmatlas.engine.runner import EvalConfig, evaluate
 
+    def export(res: RunResult, jr: Journal) -> None:
+        """--out: the result and its per-sample records, read while the journal is open."""
+        if out is None:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{res.task}.json").write_text(res.model_dump_json(indent=2), encoding="utf-8")
+        with (out / f"{res.task}_samples.jsonl").open("w", encoding="utf-8") as f:
+            for rec in jr.samples(res.run_id):
+                f.write(rec.model_dump_json() + "\n")
+
+    cfg = EvalConfig(
+        limit=limit,
+        num_fewshot=num_fewshot,
+        chunk=chunk,
+        data_dir=str(data_dir) if data_dir else None,
+        samples=samples,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        catalog_id=catalog_id,
+        catalog=catalog(),
+    )
     names = [t.strip() for t in task.split(",") if t.strip()]
-    for n in names:
-        get_task(n, num_fewshot)  # fail fast on a typo, before loading a model
-    backend = load_backend(model)
-    judge_backend = load_backend(judge) if judge else None
-    jr = _journal(journal)
-    results = []
-    try:
-        for n in names:
-            cfg = EvalConfig(
-                limit=limit,
-                num_fewshot=num_fewshot,
-                chunk=chunk,
-                data_dir=str(data_dir) if data_dir else None,
-                samples=samples,
-                temperature=temperature,
-                max_tokens=max_tokens,
-                judge=judge_backend,
-                catalog_id=catalog_id,
-                catalog=catalog(),
-            )
-            res = run_task(backend, n, cfg, jr, console=None if json_out else err_console)
-            results.append(res)
-            if out:
-                out.mkdir(parents=True, exist_ok=True)
-                (out / f"{res.task}.json").write_text(res.model_dump_json(indent=2), encoding="utf-8")
-                with (out / f"{res.task}_samples.jsonl").open("w", encoding="utf-8") as f:
-                    for rec in jr.samples(res.run_id):
-                        f.write(rec.model_dump_json() + "\n")
-    finally:
-        backend.close()
-        if judge_backend:
-            judge_backend.close()
-        jr.close()
+    results = evaluate(
+        model,
+        names,
+        cfg,
+        judge=judge,
+        journal_path=journal,
+        console=None if json_out else err_console,
+        on_result=export,
+    )
     if json_out:
         data = [r.model_dump(mode="json") for r in results]
         print_json(data[0] if len(data) == 1 else data)

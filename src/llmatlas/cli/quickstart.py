@@ -78,9 +78,8 @@ def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
 
 
 def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
-    from llmatlas.backends.registry import load_backend
-    from llmatlas.engine.journal import Journal
-    from llmatlas.engine.runner import EvalConfig, run_task
+    from llmatlas.engine.journal import default_path
+    from llmatlas.engine.runner import EvalConfig, evaluate
     from llmatlas.tasks.datasets import find_file, packaged_sample
 
     if not quiet:
@@ -93,21 +92,15 @@ def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
         limit = min(limit, 50)
         if not quiet:
             console.print("[dim]no ARC data folder found: using the 50-question sample shipped with llmatlas[/dim]")
-    backend = load_backend("smollm2")
-    journal = Journal()
-    try:
-        res = run_task(
-            backend, "arc_easy", EvalConfig(limit=limit, data_dir=data_dir), journal, console=None if quiet else console
-        )
-    finally:
-        backend.close()
-        journal.close()
+    (res,) = evaluate(
+        "smollm2", ["arc_easy"], EvalConfig(limit=limit, data_dir=data_dir), console=None if quiet else console
+    )
     if not quiet:
         acc, norm = res.metrics["acc"], res.metrics["acc_norm"]
         console.print(
             f"SmolLM2-135M-Instruct (Q4_1), ARC-Easy n={res.n}: acc {acc.value:.3f} ± {acc.stderr or 0:.3f}, "
             f"acc_norm {norm.value:.3f} ± {norm.stderr or 0:.3f} (chance ≈ 0.25); run {res.run_id} "
-            f"in {journal.path} (`llmatlas results`)"
+            f"in {default_path()} (`llmatlas results`)"
         )
     return res.model_dump(mode="json")
 

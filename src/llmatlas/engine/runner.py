@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -111,6 +112,47 @@ def summarize(
         rs = [r for r in records if r.group == g]
         groups[g] = {m: mean_stderr([r.metrics[m] for r in rs]) for m in task.metrics}
     return metrics, groups
+
+
+def evaluate(
+    spec: str,
+    tasks: Sequence[str],
+    config: EvalConfig,
+    *,
+    judge: str | None = None,
+    journal_path: str | Path | None = None,
+    console: Console | None = None,
+    on_result: Callable[[RunResult, Journal], None] | None = None,
+) -> list[RunResult]:
+    """Load the model a spec names (and the judge), open the journal, run each task, close them all.
+
+    The one place that sequence is written: the CLI's ``eval``, the quickstart and the advisor's
+    ``--eval`` call it. Task names are checked before the model loads; ``on_result`` sees each
+    result while the journal is still open (the CLI exports its samples there).
+    """
+    from llmatlas.backends.registry import load_backend
+
+    for name in tasks:
+        get_task(name, config.num_fewshot)  # fail fast on a typo, before loading a model
+    backend = load_backend(spec)
+    judge_backend = None
+    journal: Journal | None = None
+    try:
+        judge_backend = load_backend(judge) if judge else None
+        journal = Journal(journal_path)
+        results = []
+        for name in tasks:
+            res = run_task(backend, name, replace(config, judge=judge_backend), journal, console=console)
+            results.append(res)
+            if on_result is not None:
+                on_result(res, journal)
+        return results
+    finally:
+        backend.close()
+        if judge_backend is not None:
+            judge_backend.close()
+        if journal is not None:
+            journal.close()
 
 
 def run_task(
