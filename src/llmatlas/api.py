@@ -12,15 +12,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
 from pydantic import BaseModel, Field
 
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.loader import load_text
+from llmatlas.catalog.schema import Model
 from llmatlas.core.errors import InputError
+from llmatlas.core.paths import user_models_dir
+from llmatlas.engine.results import PairedComparison
 from llmatlas.estimate.breakeven import BreakEven
 from llmatlas.estimate.breakeven import break_even as _break_even
 from llmatlas.estimate.cost import CostEstimate, offer_costs
 from llmatlas.estimate.hardware import get_hardware, parse_size
-from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, estimate_memory
+from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, estimate_memory, weights_bytes
 from llmatlas.estimate.speed import SERVING_EFFICIENCY, SpeedBound, speed_bounds
 
 if TYPE_CHECKING:
@@ -253,3 +258,92 @@ def evaluate(
         catalog=catalog,
     )
     return run_evaluation(spec, tasks, config, judge=judge, journal_path=journal_path, console=console)
+
+
+class Comparison(PairedComparison):
+    """Run B against run A on the items both scored (paired bootstrap of B − A)."""
+
+    run_a: str
+    model_a: str
+    run_b: str
+    model_b: str
+    task: str
+
+
+def compare_runs(
+    run_a: str,
+    run_b: str,
+    *,
+    metric: str = "acc",
+    resamples: int = 10_000,
+    journal_path: str | Path | None = None,
+) -> Comparison:
+    """Is B's difference from A real? Runs are named by id or unique prefix, as `llmatlas results` lists them."""
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.stats import paired_bootstrap
+
+    jr = Journal(journal_path)
+    try:
+        ra, rb = jr.result(run_a), jr.result(run_b)
+        sa = {s.doc_id: s for s in jr.samples(ra.run_id)}
+        sb = {s.doc_id: s for s in jr.samples(rb.run_id)}
+    finally:
+        jr.close()
+    if ra.task != rb.task:
+        raise InputError(f"runs are on different tasks ({ra.task} vs {rb.task})", field="run")
+    common = [d for d in sa if d in sb]
+    if not common:
+        raise InputError("the runs share no scored items", field="run")
+    if metric not in sa[common[0]].metrics:
+        raise InputError(
+            f"metric '{metric}' not in these runs; have {', '.join(sa[common[0]].metrics)}", field="metric"
+        )
+    cmp = paired_bootstrap(
+        [sa[d].metrics[metric] for d in common], [sb[d].metrics[metric] for d in common], metric, resamples
+    )
+    return Comparison(
+        **cmp.model_dump(), run_a=ra.run_id, model_a=ra.model, run_b=rb.run_id, model_b=rb.model, task=ra.task
+    )
+
+
+class ImportResult(BaseModel):
+    """A catalog entry built from a local model file, validated, and where it was saved."""
+
+    model: str
+    saved_to: str | None
+    weights_estimate_bytes: int | None
+    file_bytes: int | None
+    entry: Model
+    yaml: str  # the user-catalog file, as written (or as it would be)
+
+
+def import_model(path: str | Path, model_id: str | None = None, *, save: bool = True) -> ImportResult:
+    """Read a GGUF, a Hugging Face ``config.json`` or a model folder (``smollm2`` = the embedded
+    model) into a catalog entry; validated by the catalog loader before anything is written, and
+    written atomically to the user catalog folder when ``save``."""
+    from llmatlas.backends.embedded import EMBEDDED_ALIAS, smollm2_path
+    from llmatlas.catalog.importers import import_file
+
+    file = smollm2_path() if str(path) == EMBEDDED_ALIAS else Path(path)
+    entry = import_file(file, model_id)
+    doc = {"developer": {"id": "local", "name": "Local imports"}, "models": [entry]}
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    m = load_text(text, f"<import of {file}>").models[0]  # validate before writing anything
+    out_path = None
+    if save:
+        out_dir = user_models_dir()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_path = out_dir / f"{m.id}.yaml"
+        tmp = out_path.with_suffix(".yaml.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_path)
+    q = m.quantizations[0] if m.quantizations else None
+    est = weights_bytes(m.total_params_b, q.bits_per_weight) if q and q.bits_per_weight and m.total_params_b else None
+    return ImportResult(
+        model=m.id,
+        saved_to=str(out_path) if out_path else None,
+        weights_estimate_bytes=est,
+        file_bytes=q.file_bytes if q else None,
+        entry=m,
+        yaml=text,
+    )

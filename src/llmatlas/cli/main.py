@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-import yaml
 from rich.table import Table
 
 from llmatlas import __version__, api
 from llmatlas.catalog.catalog import Catalog, load_catalog
-from llmatlas.catalog.loader import iter_blocks, load_text
+from llmatlas.catalog.loader import iter_blocks
 from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
 from llmatlas.catalog.schema import UNDISCLOSED, Model
@@ -38,7 +37,6 @@ from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.core.paths import user_models_dir
 from llmatlas.estimate.cost import CostEstimate
 from llmatlas.estimate.hardware import get_hardware, hardware_table
-from llmatlas.estimate.memory import weights_bytes
 
 app = typer.Typer(
     name="llmatlas",
@@ -598,38 +596,12 @@ def import_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Build a catalog entry from a local GGUF or Hugging Face config.json."""
-    from llmatlas.backends.embedded import EMBEDDED_ALIAS, smollm2_path
-    from llmatlas.catalog.importers import import_file
-
-    path = smollm2_path() if str(file) == EMBEDDED_ALIAS else file
-    entry = import_file(path, model_id)
-    doc = {"developer": {"id": "local", "name": "Local imports"}, "models": [entry]}
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-    loaded = load_text(text, f"<import of {path}>")  # validate before writing anything
-    m = loaded.models[0]
-    out_path = None
-    if save:
-        out_dir = user_models_dir()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        out_path = out_dir / f"{m.id}.yaml"
-        tmp = out_path.with_suffix(".yaml.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_path)
-    q = m.quantizations[0] if m.quantizations else None
-    est_bytes = (
-        weights_bytes(m.total_params_b, q.bits_per_weight) if q and q.bits_per_weight and m.total_params_b else None
-    )
+    res = api.import_model(file, model_id, save=save)
     if json_out:
-        print_json(
-            {
-                "model": m.id,
-                "saved_to": str(out_path) if out_path else None,
-                "weights_estimate_bytes": est_bytes,
-                "file_bytes": q.file_bytes if q else None,
-                "entry": m.model_dump(mode="json", exclude={"origin"}),
-            }
-        )
+        print_json(res.model_dump(mode="json", exclude={"yaml": True, "entry": {"origin"}}))
         return
+    m, out_path, est_bytes = res.entry, res.saved_to, res.weights_estimate_bytes
+    q = m.quantizations[0] if m.quantizations else None
     console.print(
         f"imported [bold]{m.id}[/bold]: {params(m.total_params_b)} params, "
         f"{m.architecture.layers if m.architecture else '?'} layers, context {context(m.context_tokens)}"
@@ -642,7 +614,7 @@ def import_cmd(
     if out_path:
         console.print(f"  saved to {out_path} (now visible to `llmatlas show {m.id}`)")
     else:
-        console.print(text)
+        console.print(res.yaml)
 
 
 # --------------------------------------------------------------------------- eval / results / compare
@@ -824,42 +796,13 @@ def compare(
     json_out: JsonOpt = False,
 ) -> None:
     """Paired bootstrap of B − A over the items both runs scored: is the difference real?"""
-    from llmatlas.engine.stats import paired_bootstrap
-
-    jr = _journal(journal)
-    try:
-        ra, rb = jr.result(run_a), jr.result(run_b)
-        sa = {s.doc_id: s for s in jr.samples(ra.run_id)}
-        sb = {s.doc_id: s for s in jr.samples(rb.run_id)}
-    finally:
-        jr.close()
-    if ra.task != rb.task:
-        raise InputError(f"runs are on different tasks ({ra.task} vs {rb.task})", field="run")
-    common = [d for d in sa if d in sb]
-    if not common:
-        raise InputError("the runs share no scored items", field="run")
-    if metric not in sa[common[0]].metrics:
-        raise InputError(
-            f"metric '{metric}' not in these runs; have {', '.join(sa[common[0]].metrics)}", field="metric"
-        )
-    cmp = paired_bootstrap(
-        [sa[d].metrics[metric] for d in common], [sb[d].metrics[metric] for d in common], metric, resamples
-    )
+    cmp = api.compare_runs(run_a, run_b, metric=metric, resamples=resamples, journal_path=journal)
     if json_out:
-        print_json(
-            {
-                "run_a": ra.run_id,
-                "model_a": ra.model,
-                "run_b": rb.run_id,
-                "model_b": rb.model,
-                "task": ra.task,
-                **cmp.model_dump(),
-            }
-        )
+        print_json(cmp.model_dump(mode="json"))
         return
-    console.print(f"[bold]{ra.task}[/bold], {cmp.n} paired items, metric {metric}")
-    console.print(f"  A {ra.model}: {cmp.mean_a:.4f}")
-    console.print(f"  B {rb.model}: {cmp.mean_b:.4f}")
+    console.print(f"[bold]{cmp.task}[/bold], {cmp.n} paired items, metric {metric}")
+    console.print(f"  A {cmp.model_a}: {cmp.mean_a:.4f}")
+    console.print(f"  B {cmp.model_b}: {cmp.mean_b:.4f}")
     verdict = "[green]real difference[/green]" if cmp.significant else "[yellow]not distinguishable from noise[/yellow]"
     console.print(
         f"  B − A = {cmp.diff:+.4f}, 95% CI [{cmp.ci95[0]:+.4f}, {cmp.ci95[1]:+.4f}] "

@@ -14,14 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llmatlas import api
 from llmatlas.backends.embedded import EMBEDDED_CATALOG_ID, INSTALL_HINT, smollm2_path
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.importers import entry_from_gguf
-from llmatlas.catalog.loader import load_text
 from llmatlas.catalog.query import select
 from llmatlas.cli.render import console, context, gib, money, params, print_json
 from llmatlas.core.errors import LlmatlasError
@@ -155,10 +153,7 @@ def run_quickstart(
         console.print(t)
     # 2. Import the embedded GGUF.
     path = smollm2_path()
-    entry = entry_from_gguf(path, "smollm2-local")
-    m = load_text(yaml.safe_dump({"developer": {"id": "local", "name": "Local"}, "models": [entry]}), str(path)).models[
-        0
-    ]
+    m = api.import_model(path, "smollm2-local", save=False).entry
     q = m.quantizations[0]
     mem = estimate_memory(m, quant=q.name, context=8192, bpw=q.bits_per_weight)
     out["import"] = {

@@ -112,3 +112,17 @@ class RunResult(BaseModel):
     complete: bool = True
     errors: int = 0
     performance: Performance | None = None
+
+
+class PairedComparison(BaseModel):
+    metric: str
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: float  # b - a
+    ci95: tuple[float, float]
+    p_value: float  # two-sided, from the bootstrap distribution
+    resamples: int
+    significant: bool
+    wins_a: int  # items where a scored higher
+    wins_b: int

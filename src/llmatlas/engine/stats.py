@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel
 
-from llmatlas.engine.results import Metric
+from llmatlas.engine.results import Metric, PairedComparison
 
 
 def mean_stderr(values: Sequence[float]) -> Metric:
@@ -17,20 +16,6 @@ def mean_stderr(values: Sequence[float]) -> Metric:
         raise ValueError("no values")
     se = float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
     return Metric(value=float(x.mean()), stderr=se)
-
-
-class PairedComparison(BaseModel):
-    metric: str
-    n: int
-    mean_a: float
-    mean_b: float
-    diff: float  # b - a
-    ci95: tuple[float, float]
-    p_value: float  # two-sided, from the bootstrap distribution
-    resamples: int
-    significant: bool
-    wins_a: int  # items where a scored higher
-    wins_b: int
 
 
 def paired_bootstrap(
