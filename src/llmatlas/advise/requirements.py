@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from llmatlas.catalog.schema import Kind
 from llmatlas.core.errors import InputError
+from llmatlas.core.validation import validate_located
 from llmatlas.core.yamlparse import parse_yaml
-from llmatlas.validation import validate_located
 
 # Task categories a requirements file can weight, and the benchmarks that evidence each one
 # (see advise/quality.py). ``long_documents`` is judged by context length, not by a benchmark.

@@ -144,6 +144,7 @@ def parse_yaml(text: str, source: str) -> Located:
 
 
 def dotted(loc: Iterable[str | int]) -> str:
+    """``("scorer", 1, "pattern")`` -> ``scorer[1].pattern``: how errors name a field of a file."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from llmatlas.backends.base import Backend, Generation
 from llmatlas.core.errors import InputError
-from llmatlas.core.yamlparse import parse_yaml
+from llmatlas.core.validation import Loc, validate_located
+from llmatlas.core.yamlparse import dotted, parse_yaml
 from llmatlas.tasks.base import Doc
 from llmatlas.tasks.datasets import DataSource, read_jsonl
 from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored
@@ -35,7 +36,6 @@ from llmatlas.tasks.scorers import (
     Template,
     scorer_types,
 )
-from llmatlas.validation import Loc, dotted, validate_located
 
 Row = dict[str, Any]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}

@@ -27,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmatlas.backends.base import Backend, GenerationRequest
 from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.validation import LineIndex, Loc
+from llmatlas.core.yamlparse import dotted
 from llmatlas.tasks.generation import GenDoc
-from llmatlas.validation import LineIndex, Loc, dotted
 
 
 def make_env() -> SandboxedEnvironment:

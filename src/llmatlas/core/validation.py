@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from llmatlas.core.errors import InputError
+from llmatlas.core.yamlparse import dotted
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -25,14 +26,6 @@ class LineIndex(Protocol):
     """Where each value of the parsed YAML file sits (catalog.loader's parse_yaml gives one)."""
 
     def line(self, loc: Iterable[str | int]) -> int | None: ...
-
-
-def dotted(loc: Iterable[str | int]) -> str:
-    """``("scorer", 1, "pattern")`` -> ``scorer[1].pattern``: how errors name a field of a file."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
