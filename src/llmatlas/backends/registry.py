@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from llmatlas.backends.base import Backend
+from llmatlas.backends.embedded import PACKAGED_CATALOG_IDS
 from llmatlas.core.errors import InputError, LlmatlasError
 
 # name -> (module, class, pip hint)
@@ -24,7 +25,7 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "anthropic": ("llmatlas.backends.anthropic", "AnthropicBackend", "pip install httpx"),
 }
 
-ALIASES = {"smollm2": ("llama", "smollm2"), "qwen2.5-coder-0.5b": ("llama", "qwen2.5-coder-0.5b")}
+ALIASES = {alias: ("llama", alias) for alias in PACKAGED_CATALOG_IDS}  # `smollm2` = `llama:smollm2`
 
 
 _USERINFO = re.compile(r"(?<=://)[^/@?#&\s]*@")
