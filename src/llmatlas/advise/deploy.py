@@ -19,7 +19,7 @@ from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.schema import Model, Offer, Price
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH, break_even
-from llmatlas.estimate.cost import CostEstimate, workload_cost
+from llmatlas.estimate.cost import CostEstimate, offer_cost
 from llmatlas.estimate.hardware import GIB, Hardware, get_hardware, hardware_table, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory
 from llmatlas.estimate.quant import bits_per_weight
@@ -75,8 +75,7 @@ def _one_request(
     an offer; a month's volume is not a whole number, so monthly costs scale this)."""
     w = req.workload
     price = (offer or model).current_price(req.on, prompt_tokens=w.input_tokens)
-    rate = catalog.usd_per(price.currency, req.on) if price else None
-    est = workload_cost(model, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, req.on, rate, offer=offer)
+    est = offer_cost(catalog, model, offer, w.input_tokens, w.output_tokens, 1, w.cached_input_tokens, req.on)
     return price, est
 
 
@@ -89,7 +88,7 @@ def api_cost(model: Model, req: Requirements, catalog: Catalog, book: SourceBook
             text="unknown", evidence="unknown", note=est.reason or "no price", sources=[book.estimate("api-cost")]
         )
     owner = offer if offer is not None and not offer.first_party else model
-    evidence: Evidence = "dataset" if catalog.source_kind(owner, price.source) == "dataset" else "reported"
+    evidence: Evidence = "dataset" if est.price_evidence == "dataset" else "reported"
     sources = [book.catalog_fact(owner, price), book.estimate("api-cost")]
     note = "; ".join(
         [

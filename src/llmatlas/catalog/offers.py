@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.lifecycle import LifecycleOn, lifecycle_on
-from llmatlas.catalog.schema import Model, Offer, Provider
+from llmatlas.catalog.lifecycle import lifecycle_on
+from llmatlas.catalog.schema import Model, Offer
 from llmatlas.core.errors import UnknownModelError
 
 
@@ -54,21 +54,15 @@ def offers_for(catalog: Catalog, model: Model, provider: str | None = None) -> l
     return out
 
 
-def offer_state(model: Model, offer: Offer, on: dt.date | None = None) -> LifecycleOn:
-    return lifecycle_on(model, on, offer=offer)
-
-
-def provider_of(catalog: Catalog, offer: Offer) -> Provider | None:
-    return catalog.providers.get(offer.provider)
+def display_name(catalog: Catalog, provider: str, first_party: bool) -> str:
+    """'Together AI' for a hosting provider's id, the developer's name for its own API."""
+    known = catalog.developers.get(provider) if first_party else catalog.providers.get(provider)
+    return known.name if known else provider
 
 
 def provider_name(catalog: Catalog, offer: Offer) -> str:
     """'Together AI', or the developer's name for a first-party offer."""
-    if offer.first_party:
-        dev = catalog.developers.get(offer.provider)
-        return dev.name if dev else offer.provider
-    prov = catalog.providers.get(offer.provider)
-    return prov.name if prov else offer.provider
+    return display_name(catalog, offer.provider, offer.first_party)
 
 
 def offer_label(catalog: Catalog, offer: Offer) -> str:
@@ -130,7 +124,7 @@ def offer_spec(catalog: Catalog, offer: Offer) -> str | None:
 
 def offer_summary(catalog: Catalog, model: Model, offer: Offer, on: dt.date | None = None) -> dict[str, Any]:
     """One offer as plain data for JSON, the web and `show`: who, price in force, limits, state, source."""
-    state = offer_state(model, offer, on)
+    state = lifecycle_on(model, on, offer=offer)
     price = offer.current_price(on)
     ctx = (
         offer.context.tokens

@@ -18,7 +18,7 @@ from typing import Any, get_args
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.offers import offer_state, offers_for, provider_name
+from llmatlas.catalog.offers import offers_for, provider_name
 from llmatlas.catalog.schema import Benchmark, Model, Price, Sourced
 from llmatlas.core.errors import InputError
 
@@ -194,7 +194,7 @@ def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
 
 def offer_fields(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, Any]:
     """How many API offers answer on the date, and the cheapest hosted one priced in USD."""
-    usable = [o for o in offers_for(cat, m) if offer_state(m, o, on).usable]
+    usable = [o for o in offers_for(cat, m) if lifecycle_on(m, on, offer=o).usable]
     best: tuple[float, float | None, str] | None = None
     for o in usable:
         p = o.current_price(on)
@@ -272,7 +272,7 @@ def stale_facts(
                 )
         if catalog is not None:  # hosted offers' prices and states go stale the same way
             for o in catalog.hosted.get(m.id, []):
-                if offer_state(m, o, now).retired:
+                if lifecycle_on(m, now, offer=o).retired:
                     continue  # a retired offer's facts are history
                 for name, block in iter_blocks(o):
                     if not (block.as_of and block.as_of < limit and name.split(".")[0] in ("pricing", "lifecycle")):

@@ -17,7 +17,7 @@ from rich.table import Table
 from llmatlas import __version__, api
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.offers import offer_summary, offers_for
+from llmatlas.catalog.offers import display_name, offer_summary, offers_for
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
 from llmatlas.catalog.schema import UNDISCLOSED, Model
 from llmatlas.cli.render import (
@@ -410,11 +410,9 @@ def _provider_cell(cat: Catalog, r: CostEstimate) -> str:
     """'Together AI (fp8)' for a hosted offer, the developer's name for its own API, '—' for none."""
     if r.provider is None:
         return "—"
+    name = display_name(cat, r.provider, r.first_party)
     if r.first_party:
-        dev = cat.developers.get(r.provider)
-        return f"{dev.name if dev else r.provider} (own API)"
-    prov = cat.providers.get(r.provider)
-    name = prov.name if prov else r.provider
+        return f"{name} (own API)"
     return f"{name} ({r.quantization})" if r.quantization else name
 
 

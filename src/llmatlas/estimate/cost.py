@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.offers import offers_for, provider_name
+from llmatlas.catalog.offers import has_first_party_api, offers_for, provider_name
 from llmatlas.catalog.schema import ExchangeRate, Model, Offer, Price
 from llmatlas.core.errors import InputError
 
@@ -104,7 +104,7 @@ def workload_cost(
     if offer is not None:
         base.provider, base.provider_model_id, base.first_party = offer.provider, offer.provider_model_id, not hosted
         base.quantization = offer.quantization.name if offer.quantization else None
-    elif model.pricing or (model.access and "api" in model.access.modes):
+    elif has_first_party_api(model):
         base.provider = model.developer or None  # the developer's own API
     state = lifecycle_on(model, on, offer=offer)
     if not state.usable:
@@ -191,27 +191,58 @@ def offer_costs(
     if not offers and provider is not None:
         known = ", ".join(sorted({provider_name(catalog, o) for o in offers_for(catalog, model)})) or "none"
         raise InputError(f"no offer of {model.id} by '{provider}' in the catalog (offers: {known})", field="provider")
-    rows: list[CostEstimate] = []
     choices: list[Offer | None] = list(offers) or [None]
-    for offer in choices:
-        price = (offer or model).current_price(on, prompt_tokens=input_tokens)
-        rate = catalog.usd_per(price.currency, on) if price else None
-        est = workload_cost(
+    rows = [
+        offer_cost(
+            catalog,
             model,
+            offer,
             input_tokens,
             output_tokens,
             requests,
             cached_input_tokens,
             on,
-            rate,
             cache_write_tokens=cache_write_tokens,
             batch_api=batch_api,
-            offer=offer,
         )
-        if est.price_source:
-            owner = offer if offer is not None and not offer.first_party else model
-            est.price_evidence = catalog.source_kind(owner, est.price_source)
-            est.price_source = catalog.source_url(owner, est.price_source)
-        rows.append(est)
+        for offer in choices
+    ]
     rows.sort(key=lambda r: (r.total_usd is None, r.total_usd or 0.0))
     return rows
+
+
+def offer_cost(
+    catalog: Catalog,
+    model: Model,
+    offer: Offer | None,
+    input_tokens: int,
+    output_tokens: int,
+    requests: int = 1,
+    cached_input_tokens: int = 0,
+    on: dt.date | None = None,
+    *,
+    cache_write_tokens: int = 0,
+    batch_api: bool = False,
+) -> CostEstimate:
+    """One offer's cost (``None``: the developer's own API) with the catalog's exchange rate for the
+    price's currency on that date, and the price's source given as the URL it cites and its kind
+    (primary, secondary, dataset). The one place price, rate and workload meet."""
+    price = (offer or model).current_price(on, prompt_tokens=input_tokens)
+    rate = catalog.usd_per(price.currency, on) if price else None
+    est = workload_cost(
+        model,
+        input_tokens,
+        output_tokens,
+        requests,
+        cached_input_tokens,
+        on,
+        rate,
+        cache_write_tokens=cache_write_tokens,
+        batch_api=batch_api,
+        offer=offer,
+    )
+    if est.price_source:
+        owner = offer if offer is not None and not offer.first_party else model
+        est.price_evidence = catalog.source_kind(owner, est.price_source)
+        est.price_source = catalog.source_url(owner, est.price_source)
+    return est

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -21,7 +22,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.offers import offer_state, offers_for
+from llmatlas.catalog.lifecycle import lifecycle_on
+from llmatlas.catalog.offers import offers_for
 from llmatlas.catalog.schema import Model, Offer, Reference
 from llmatlas.core.errors import InputError
 from llmatlas.core.yamlparse import parse_yaml
@@ -249,7 +251,7 @@ def _compare(
 ) -> list[Finding]:
     out: list[Finding] = []
     common = {**base, "model": model.id}
-    state = offer_state(model, offer, when)
+    state = lifecycle_on(model, when, offer=offer)
     if state.retired:
         tally["retired_here"] += 1
         return [Finding(kind="retired_here", note=f"catalog: {state.text()}; the dataset still lists it", **common)]
@@ -299,9 +301,9 @@ def _finding(
     common: dict[str, object],
     expl: list[Explanation],
     tally: Counter[str],
-    same: object,
+    same: Callable[[float, float], bool],
 ) -> Finding:
-    agree = bool(same(ours, theirs))  # type: ignore[operator]
+    agree = same(ours, theirs)
     why = None
     if not agree:
         why = next(

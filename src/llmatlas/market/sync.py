@@ -104,7 +104,11 @@ def propose(
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, SyncResult]:
     """The two overlay documents (None when empty) and a summary, from a cross-check of ``snap``."""
     rep = report or check([snap], catalog)
-    rows = {(e.provider, e.model_ref): e for e in snap.entries}
+    # findings name the catalog's provider id (only mapped providers have findings); the first row wins
+    rows: dict[tuple[str, str], DatasetEntry] = {}
+    for row in snap.entries:
+        if (ours := snap.our_provider(row)) is not None:
+            rows.setdefault((ours, row.model_ref), row)
     result = SyncResult(dataset=snap.dataset, version=snap.version)
     result.conflicts = [f for f in rep.findings if f.kind == "disagree"]
     providers: dict[str, dict[str, Any]] = {}
@@ -115,17 +119,10 @@ def propose(
     for f in rep.findings:
         if f.kind not in ("missing_offer", "missing_model"):
             continue
-        e = next(
-            (
-                row
-                for (prov, ref), row in rows.items()
-                if ref == f.model_ref and (snap.our_provider(row) or row.provider) == f.provider
-            ),
-            None,
-        )
+        e = rows.get((f.provider, f.model_ref))
         if e is None:
             continue
-        provider = snap.our_provider(e) or _slug(e.provider)
+        provider = f.provider
         first_party = provider in developers and provider not in catalog.providers
         model_id = f.model
         if model_id is None:

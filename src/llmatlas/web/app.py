@@ -373,7 +373,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def pricer(spec: str) -> Pricer:
         backend, _ = parse_spec(spec)
-        return Pricer(pool.catalog_id(spec), backend, catalog=catalog, offer=offer_for_spec(catalog, spec))
+        found = offer_for_spec(catalog, spec)  # resolved once: the model and the offer it calls
+        return Pricer(found[0].id if found else pool.catalog_id(spec), backend, catalog=catalog, offer=found)
 
     def request_of(body: GenerateRequest) -> GenerationRequest:
         return GenerationRequest(
