@@ -77,7 +77,7 @@ def main() -> None:
     backend: Any = load_backend(f"hf:{model}?device={device}&dtype={dtype}")
     load_s = time.perf_counter() - t0
     task = get_task("arc_easy", None)
-    docs = task.load(str(args.data)).docs[: args.limit]
+    docs = task.load(str(args.data)).samples[: args.limit]
     qs = [task.question(d, task.fewshot_for(d, [])) for d in docs]
     n = len(qs)
     units_s = timed(lambda: backend._units(qs))

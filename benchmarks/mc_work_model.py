@@ -56,7 +56,7 @@ def main() -> None:
     folder = args.model_dir or model_dir()
     backend: Any = load_backend(f"hf:{folder}?device=cpu&threads=1")
     task = get_task(args.task, None)
-    docs = task.load(str(args.data)).docs[: args.limit]
+    docs = task.load(str(args.data)).samples[: args.limit]
     qs = [task.question(d, task.fewshot_for(d, [])) for d in docs]
     n = len(qs)
     emb = backend.model.get_output_embeddings().weight

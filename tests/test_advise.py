@@ -457,7 +457,7 @@ def test_eval_plan_and_runs(cat: Catalog, monkeypatch: pytest.MonkeyPatch) -> No
     assert spec_for("gpt-4o", "openai", {})[0] == "openai:gpt-4o"
     assert tasks_for({"coding": 0.7, "reasoning": 0.3}) == ["humaneval_instruct", "arc_challenge", "hellaswag"]
 
-    def fake(spec: str, task: str, limit: int | None, data_dir: str | None, console: Any) -> RunResult:
+    def fake(spec: str, task: str, limit: int | None, data_dir: str | None, events: Any, catalog_id: str) -> RunResult:
         return RunResult(
             run_id=f"r-{task}",
             model=spec,

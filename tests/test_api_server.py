@@ -142,7 +142,7 @@ def test_interrupted_streams_are_never_empty_successes(server: str) -> None:
 
 def test_multiple_choice_states_its_method(server: str) -> None:
     task = get_task("arc_easy")
-    questions = [task.question(d) for d in task.load(str(DATA)).docs[:8]]
+    questions = [task.question(d) for d in task.load(str(DATA)).samples[:8]]
     be = backend(server, logprobs="auto")
     info = be.info()  # resolves the method: prompt log-probs only if the server's echo is right
     assert info.details["method"] == be.mc_method in ("loglikelihood", "generation")

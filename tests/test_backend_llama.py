@@ -25,7 +25,7 @@ def smollm2():  # type: ignore[no-untyped-def]
 
 def test_shared_context_equals_per_choice_reference(smollm2) -> None:  # type: ignore[no-untyped-def]
     task = get_task("arc_easy")
-    questions = [task.question(d) for d in task.load(str(DATA)).docs[:25]]
+    questions = [task.question(d) for d in task.load(str(DATA)).samples[:25]]
     questions.append(MCQuestion("The capital of France is", (" Paris", " a", " Lyon, a city of France")))
     fast = smollm2.loglikelihood(questions)
     ref = smollm2.loglikelihood_reference(questions)

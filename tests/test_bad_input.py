@@ -280,20 +280,21 @@ def test_fuzz_backend_options_answer_every_value(backend: str, name: str, value:
     """Any option name and value: converted within its declared range, or an InputError."""
     import importlib
 
-    from llmatlas.backends.options import check_options
+    from llmatlas.backends.options import option_docs, parse_options
     from llmatlas.backends.registry import BACKENDS
 
     module, cls, _ = BACKENDS[backend]
-    declared = getattr(importlib.import_module(module), cls).OPTIONS
-    for key in (name, *declared):
+    declared = getattr(importlib.import_module(module), cls).options_model
+    docs = option_docs(declared)
+    for key in (name, *docs):
         try:
-            got = check_options(backend, declared, {key: value})
+            got = getattr(parse_options(declared, backend, {key: value}), key)
         except InputError:
             continue
-        opt = declared[key]
-        if opt.kind in ("int", "float"):
-            assert opt.lo is None or got[key] >= opt.lo
-            assert opt.hi is None or got[key] <= opt.hi
+        opt = docs[key]
+        if opt.kind in ("int", "float") and got is not None:
+            assert opt.lo is None or got >= opt.lo
+            assert opt.hi is None or got <= opt.hi
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -328,3 +329,22 @@ def test_options_are_checked_on_every_construction_path() -> None:
     with pytest.raises(InputError, match="unknown openai option 'retries'"):
         OpenAIBackend("m", retries="0")
     assert MockBackend("m", delay="0.5").delay == 0.5
+
+
+# --------------------------------------------------------------------------- settings named per front end
+
+
+def test_library_errors_name_settings_and_the_cli_names_its_flags(tmp_path: Path) -> None:
+    """The library cannot know it was called from the CLI: it names the setting, the CLI the flag."""
+    from llmatlas import api
+    from llmatlas.catalog.catalog import load_catalog
+
+    with pytest.raises(InputError) as e:
+        api.fit(load_catalog(), "llama-2-70b", memory="24GB", gpu="rtx-4090")
+    assert "'memory'" in str(e.value) and "--" not in str(e.value)
+    assert "--memory" in e.value.for_cli() and "--gpu" in e.value.for_cli()
+    data = Path(__file__).parent / "data"
+    code, out = cli("eval", "--model", "mock:m", "--task", "mt_bench", "--data-dir", str(data), "--journal",
+                    str(tmp_path / "j.sqlite"), "--limit", "1")  # fmt: skip
+    assert_clean_exit(code, out)
+    assert "--judge" in out and "\ue000" not in out

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from llmatlas.arena import store as arena_store
 from llmatlas.arena.store import ArenaStore
 from llmatlas.core.sqlite import connect, migrate, transaction
 from llmatlas.engine.journal import MIGRATIONS, Journal
@@ -56,11 +57,11 @@ def test_arena_store_and_journal_share_the_migration_ledger(tmp_path: Path) -> N
     assert store.schema_version == 1
     j = Journal(tmp_path / "runs.sqlite")
     j.close()
-    for name in ("arena.sqlite", "runs.sqlite"):
+    for name, migrations in (("arena.sqlite", arena_store.MIGRATIONS), ("runs.sqlite", MIGRATIONS)):
         db = sqlite3.connect(tmp_path / name)
         names = [r[0] for r in db.execute("SELECT name FROM _migrations")]
         db.close()
-        assert names and len(names) == 1
+        assert names and names == [m[0] for m in migrations]
 
 
 def test_migrations_are_named_append_only_and_recorded(tmp_path: Path) -> None:
@@ -87,9 +88,9 @@ def test_a_journal_from_before_the_ledger_opens_and_is_recorded(tmp_path: Path) 
     old.close()
     j = Journal(path)
     try:
-        assert [r["run_id"] for r in j.runs()] == ["r"]
+        assert [r.run_id for r in j.runs()] == ["r"]
         names = [r[0] for r in j.db.execute("SELECT name FROM _migrations")]
-        assert names == [MIGRATIONS[0][0]]
+        assert names == [m[0] for m in MIGRATIONS]  # the old schema adopted, the later ones applied
     finally:
         j.close()
 
@@ -137,3 +138,26 @@ def test_api_evaluate_runs_journals_and_resumes(tmp_path: Path) -> None:
     assert again.config.get("resumed") is True or again.metrics == first.metrics
     with pytest.raises(Exception, match="unknown task"):
         api.evaluate("mock:m", ["no_such_task"], journal_path=journal)
+
+
+def test_a_journal_of_the_first_schema_migrates_and_records_failures(tmp_path: Path) -> None:
+    """A journal written before the error column opens, lists its runs, and records a failure."""
+    path = tmp_path / "old.sqlite"
+    db = connect(path)
+    migrate(db, MIGRATIONS[:1], store="old journal")
+    with transaction(db):
+        db.execute(
+            "INSERT INTO runs(run_id, created, model, task, config) VALUES "
+            "('r1', '2026-01-02T03:04:05+00:00', 'm', 'arc_easy', '{\"task\": \"arc_easy\"}')"
+        )
+    db.close()
+    j = Journal(path)
+    (run,) = j.runs()
+    assert run.run_id == "r1" and run.status == "running" and run.spec == {"task": "arc_easy"} and run.error is None
+    j.fail("r1", "RuntimeError: server went away")
+    (run,) = j.runs()
+    assert run.status == "failed" and run.error == "RuntimeError: server went away"
+    assert j.start("r1", "m", "arc_easy", {"task": "arc_easy"}) is True  # started again: a resume
+    (run,) = j.runs()
+    assert run.status == "running" and run.error is None
+    j.close()

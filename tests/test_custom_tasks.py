@@ -72,7 +72,7 @@ def test_every_example_loads() -> None:
     for name in names:
         task = load_task_file(EXAMPLES / name)
         assert task.name == name.removesuffix(".yaml")
-        assert task.load().docs
+        assert task.load().samples
 
 
 def test_capitals_exact_and_contains(tmp_path: Path) -> None:
@@ -128,13 +128,14 @@ def test_samples_are_averaged_per_item(tmp_path: Path) -> None:
 
 
 def test_code_pass_at_k_over_samples() -> None:
-    from llmatlas.tasks.scorers import CodeScorer, ScoreResult
+    from llmatlas.tasks.scorers import CodeScorer
+    from llmatlas.tasks.task import Score
 
     task = load_task_file(EXAMPLES / "fizzbuzz_code.yaml")
     assert isinstance(task, CustomGenerationTask)
     scorer = task.scorers[0]
     assert isinstance(scorer, CodeScorer)
-    results = [ScoreResult({"pass@1": float(i < 3)}, {"passed": i < 3, "status": "x"}) for i in range(10)]
+    results = [Score({"pass@1": float(i < 3)}, {"passed": i < 3, "status": "x"}) for i in range(10)]
     combined = scorer.combine(results)
     assert combined.metrics == {"pass@1": pytest.approx(0.3), "pass@10": 1.0}
     assert combined.details["passed"] == 3 and combined.details["samples"] == 10
@@ -255,7 +256,7 @@ def test_judge_sees_the_rendered_rubric(tmp_path: Path) -> None:
     from llmatlas.tasks.scorers import JudgeScorer, ScoreItem
 
     assert isinstance(scorer, JudgeScorer)
-    doc = task.load().docs[0]
+    doc = task.load().samples[0]
     text = scorer.judge_prompt(ScoreItem(doc, "ANSWER", doc.meta["scorers"][0]))
     assert "[Question]\nHow do I undo my last commit" in text
     assert "[Assistant's answer]\nANSWER" in text
@@ -271,12 +272,12 @@ def test_judge_sees_the_rendered_rubric(tmp_path: Path) -> None:
         ("Rating: 8/10", None),
         ("[[0]]", None),
         ("[[11]]", None),
-        ("[[7.5]]", None),
+        ("[[7.5]]", 7.5),  # one rule with MT-Bench (llmatlas.tasks.judging): decimals are ratings
         ("[[6]] or maybe [[7]]", None),
         ("", None),
     ],
 )
-def test_parse_rating_is_strict(reply: str, rating: int | None) -> None:
+def test_parse_rating_is_strict(reply: str, rating: float | None) -> None:
     got, why = parse_rating(reply)
     assert got == rating
     assert (why is None) == (rating is not None)
@@ -437,6 +438,38 @@ ERRORS: list[tuple[str, dict[str, str], str, int | None, str | None, str]] = [
         9,
         "scorer.group",
         "no group 3",
+    ),
+    (
+        "regex_ignore",
+        case(BASE.replace("  type: exact\n", "  type: regex\n  extract: '(a)'\n  ignore: [',', '(']\n")),
+        "task.yaml",
+        9,
+        "scorer.ignore[1]",
+        "bad regular expression",
+    ),
+    (
+        "regex_group_list",
+        case(BASE.replace("  type: exact\n", "  type: regex\n  extract: '(a)|(b)'\n  group: [1, 3]\n")),
+        "task.yaml",
+        9,
+        "scorer.group",
+        "no group 3",
+    ),
+    (
+        "regex_extract_option_on_pattern",
+        case(BASE.replace("  type: exact\n", "  type: regex\n  pattern: a\n  fallback: x\n")),
+        "task.yaml",
+        6,
+        "scorer",
+        "fallback: only with 'extract'",
+    ),
+    (
+        "regex_select",
+        case(BASE.replace("  type: exact\n", "  type: regex\n  extract: a\n  select: middle\n")),
+        "task.yaml",
+        9,
+        "scorer.select",
+        "give first, last, or the index of a match",
     ),
     (
         "template_syntax",

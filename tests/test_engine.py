@@ -20,12 +20,12 @@ from llmatlas.backends.base import ContinuationScore, MCQuestion
 from llmatlas.backends.registry import load_backend, parse_spec
 from llmatlas.cli.main import app
 from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.engine.events import RunEvent, RunFinished, RunStarted, SamplesScored, StepSaved
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
 from llmatlas.engine.stats import mean_stderr, paired_bootstrap
-from llmatlas.tasks.base import Doc
-from llmatlas.tasks.multiple_choice import limit_docs
 from llmatlas.tasks.registry import get_task
+from llmatlas.tasks.task import Sample
 
 DATA = Path(__file__).parent / "data"
 
@@ -39,14 +39,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:  # type: ignore[type-arg]
 
 def test_arc_prompt_and_choices() -> None:
     task = get_task("arc_easy")
-    docs = task.load(str(DATA)).docs
+    docs = task.load(str(DATA)).samples
     d = docs[0]
     assert d.query.startswith("Question: ") and d.query.endswith("\nAnswer:")
     q = task.question(d)
     assert q.context == d.query
     assert q.continuations == tuple(" " + c for c in d.choices)
     row = json.loads((DATA / "arc_easy_test.jsonl").read_text().splitlines()[0])
-    assert d.gold == row["choices"]["label"].index(row["answerKey"])
+    assert d.target == row["choices"]["label"].index(row["answerKey"])
 
 
 def test_arc_numeric_labels(tmp_path: Path) -> None:
@@ -61,11 +61,11 @@ def test_arc_numeric_labels(tmp_path: Path) -> None:
             }
         ],
     )
-    assert get_task("arc_easy").load(str(tmp_path)).docs[0].gold == 1
+    assert get_task("arc_easy").load(str(tmp_path)).samples[0].target == 1
 
 
 def test_hellaswag_preprocessing_and_official_layout(tmp_path: Path) -> None:
-    docs = get_task("hellaswag").load(str(DATA)).docs
+    docs = get_task("hellaswag").load(str(DATA)).samples
     assert docs[0].query.startswith("Roof shingle removal: A man is sitting on a roof.")
     write_jsonl(
         tmp_path / "hellaswag_val.jsonl",
@@ -80,7 +80,7 @@ def test_hellaswag_preprocessing_and_official_layout(tmp_path: Path) -> None:
             }
         ],
     )
-    d = get_task("hellaswag").load(str(tmp_path)).docs[0]
+    d = get_task("hellaswag").load(str(tmp_path)).samples[0]
     assert d.query == "Baking: She mixes. Then she"  # ctx_b capitalized, as lm-eval does
     assert d.choices[0] == "bakes. it."
 
@@ -93,7 +93,7 @@ def test_mmlu_prompt_fewshot_and_per_subject_limit(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "mmlu_dev.jsonl", [row("anatomy", 10 + i) for i in range(6)] + [row("virology", 20)])
     task = get_task("mmlu", 2)
     loaded = task.load(str(tmp_path))
-    docs = limit_docs(task, loaded.docs, 1)
+    docs = task.select(loaded.samples, 1)
     assert [d.group for d in docs] == ["anatomy", "virology"]
     q = task.question(docs[0], task.fewshot_for(docs[0], loaded.fewshot))
     assert q.context == (
@@ -112,13 +112,13 @@ def test_cmmlu_prompt(tmp_path: Path) -> None:
         [{"subject": "agronomy", "Question": "问题？", "A": "甲", "B": "乙", "C": "丙", "D": "丁", "Answer": "C"}],
     )
     task = get_task("cmmlu")
-    d = task.load(str(tmp_path)).docs[0]
+    d = task.load(str(tmp_path)).samples[0]
     q = task.question(d)
     assert (
         q.context
         == "以下是关于农学的单项选择题，请直接给出正确答案的选项。\n\n问题？\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案："
     )
-    assert d.gold == 2
+    assert d.target == 2
 
 
 def test_truthfulqa_mc1_mc2(tmp_path: Path) -> None:
@@ -133,20 +133,20 @@ def test_truthfulqa_mc1_mc2(tmp_path: Path) -> None:
         ],
     )
     mc1, mc2 = get_task("truthfulqa_mc1"), get_task("truthfulqa_mc2")
-    d1 = mc1.load(str(tmp_path)).docs[0]
-    d2 = mc2.load(str(tmp_path)).docs[0]
-    assert d1.query.endswith("Barcelona, Spain.\n\nQ: Is it?\nA:") and d1.gold == 0
-    assert d2.gold == (0, 1)
+    d1 = mc1.load(str(tmp_path)).samples[0]
+    d2 = mc2.load(str(tmp_path)).samples[0]
+    assert d1.query.endswith("Barcelona, Spain.\n\nQ: Is it?\nA:") and d1.target == 0
+    assert d2.target == (0, 1)
     lls = [math.log(0.2), math.log(0.3), math.log(0.1)]
     scores = [ContinuationScore(v, 1, False) for v in lls]
-    assert mc2.score(d2, scores)["acc"] == pytest.approx(0.5 / 0.6)
+    assert mc2.score(d2, scores).metrics["acc"] == pytest.approx(0.5 / 0.6)
 
 
 def test_acc_norm_divides_by_character_length() -> None:
     task = get_task("arc_easy")
-    doc = Doc(id="1", query="q", choices=("a", "bbbbbbbbbb"), gold=1)
+    doc = Sample(id="1", turns=("q",), choices=("a", "bbbbbbbbbb"), target=1)
     scores = [ContinuationScore(-2.0, 1, False), ContinuationScore(-5.0, 3, False)]
-    assert task.score(doc, scores) == {"acc": 0.0, "acc_norm": 1.0}  # -2/1 < -5/10
+    assert task.score(doc, scores).metrics == {"acc": 0.0, "acc_norm": 1.0}  # -2/1 < -5/10
 
 
 # ---------------------------------------------------------------- backends
@@ -179,7 +179,7 @@ def test_missing_dependency_gives_pip_hint(monkeypatch: pytest.MonkeyPatch) -> N
 def test_mock_shared_context_equals_reference() -> None:
     backend = load_backend("mock:m")
     task = get_task("arc_easy")
-    qs = [task.question(d) for d in task.load(str(DATA)).docs]
+    qs = [task.question(d) for d in task.load(str(DATA)).samples]
     fast, ref = backend.loglikelihood(qs), backend.loglikelihood_reference(qs)
     assert fast == ref
 
@@ -211,12 +211,12 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tmp_path: Path) -> N
     full, _ = run(tmp_path / "a")
     jr = Journal(tmp_path / "b" / "runs.sqlite")
 
-    def boom(done: int) -> None:
-        if done >= 32:
+    def boom(event: RunEvent) -> None:
+        if isinstance(event, StepSaved) and event.done >= 32:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=16), jr, on_chunk=boom)
+        run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=16), jr, on_event=boom)
     assert len(jr.done_ids(full.run_id)) == 32
     resumed = run_task(load_backend("mock:m"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=16), jr)
     assert resumed.run_id == full.run_id and resumed.config["resumed"] and resumed.config["scored_this_session"] == 28
@@ -235,8 +235,30 @@ def test_backend_failure_keeps_journaled_work(tmp_path: Path) -> None:
     jr = Journal(tmp_path / "runs.sqlite")
     with pytest.raises(RuntimeError, match="mock failure"):
         run_task(load_backend("mock:m?fail_every=3"), "arc_easy", EvalConfig(data_dir=str(DATA), chunk=10), jr)
-    rid = jr.runs()[0]["run_id"]
+    rid = jr.runs()[0].run_id
     assert len(jr.done_ids(rid)) == 20  # two chunks committed before the third call failed
+    (run,) = jr.runs()
+    assert run.status == "failed" and run.samples == 20 and run.error and "mock failure" in run.error
+    assert run.spec["task"] == "arc_easy" and run.result is None
+
+
+def test_progress_events_tell_the_whole_run(tmp_path: Path) -> None:
+    """One event stream for both kinds of task: started, scored counts that add up, saved steps, finished."""
+    for name, spec in (("arc_easy", "mock:m"), ("gsm8k", "mock:m")):
+        events: list[RunEvent] = []
+        res = run_task(
+            load_backend(spec),
+            name,
+            EvalConfig(data_dir=str(DATA), limit=6, chunk=4),
+            Journal(tmp_path / f"{name}.sqlite"),
+            on_event=events.append,
+        )
+        started, finished = events[0], events[-1]
+        assert isinstance(started, RunStarted) and started.total == res.n and started.done == 0
+        assert isinstance(finished, RunFinished) and finished.result == res
+        assert sum(e.n for e in events if isinstance(e, SamplesScored)) == res.n
+        saved = [e.done for e in events if isinstance(e, StepSaved)]
+        assert saved and saved[-1] == res.n and saved == sorted(saved)
 
 
 def _eval_cmd(journal: Path, out: Path, delay: float) -> list[str]:
@@ -283,7 +305,7 @@ def test_sigkill_at_random_points_then_resume_gives_identical_results(tmp_path: 
         if journal.exists():
             jr = Journal(journal)
             runs = jr.runs()
-            killed_at = runs[0]["samples"] if runs else 0
+            killed_at = runs[0].samples if runs else 0
             jr.close()
         assert killed_at < 60, "the run finished before the kill; raise the delay"
         again = subprocess.run(_eval_cmd(journal, out, 0.01), capture_output=True, text=True, env=env, check=True)

@@ -67,3 +67,22 @@ def test_architecture_doc_lists_the_layers() -> None:
     doc = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
     for pkg in LAYERS:
         assert f"`{pkg}/`" in doc or f"`{pkg}.py`" in doc, pkg
+
+
+# A name may repeat only where it means the same role in each package: its pydantic models (schema),
+# its lookup by name (registry), the package marker.
+SAME_ROLE = {"__init__", "registry", "schema"}
+
+
+def test_no_two_modules_share_a_name_for_different_jobs() -> None:
+    seen: dict[str, list[str]] = {}
+    for path in SRC.rglob("*.py"):
+        seen.setdefault(path.stem, []).append(str(path.relative_to(SRC)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1 and name not in SAME_ROLE}
+    assert not clashes, f"modules with one name in several packages: {clashes}"
+
+
+def test_no_base_module_hides_a_task_type() -> None:
+    """Each task type has a module of its name (task.py: the protocol; multiple_choice.py, generation.py)."""
+    bases = [p.relative_to(SRC) for p in SRC.rglob("base.py")]
+    assert bases == [Path("backends/base.py")]  # the Backend interface every backend implements

@@ -16,7 +16,6 @@ from llmatlas.backends.registry import load_backend
 from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.tasks.generation import GenDoc
 from llmatlas.tasks.mt_bench import (
     JUDGE_MAX_TOKENS,
     JudgeFormatError,
@@ -32,6 +31,8 @@ from llmatlas.tasks.mt_bench import (
     single_judge_request,
 )
 from llmatlas.tasks.registry import get_task
+from llmatlas.tasks.scorers import parse_rating as judge_scorer_rating
+from llmatlas.tasks.task import Sample
 
 DATA = Path(__file__).parent / "data"
 Reply = Callable[[GenerationRequest], "str | Generation"]
@@ -62,15 +63,15 @@ class Scripted(Backend):
         return out
 
 
-def loaded_docs() -> list[GenDoc]:
-    return MtBenchTask().load(str(DATA)).docs
+def loaded_docs() -> list[Sample]:
+    return MtBenchTask().load(str(DATA)).samples
 
 
-def by_category(docs: list[GenDoc]) -> dict[str, GenDoc]:
+def by_category(docs: list[Sample]) -> dict[str, Sample]:
     return {str(d.group): d for d in docs}
 
 
-def judged(task: MtBenchTask, docs: list[GenDoc], judge: Backend) -> list[tuple[dict[str, float], dict[str, object]]]:
+def judged(task: MtBenchTask, docs: list[Sample], judge: Backend) -> list[tuple[dict[str, float], dict[str, object]]]:
     """Answer with a scripted model, grade with ``judge``: (metrics, details) per doc."""
     model = Scripted(lambda r: f"answer to: {r.prompt[:30]}")
     outputs = task.solve(model, docs, [d.turns[0] for d in docs])
@@ -212,7 +213,6 @@ def test_decimal_ratings_are_read(x: object) -> None:
         "Rating: [[0.5]]",
         "Rating: [[-3]]",
         "Rating: [[7/10]]",
-        "Rating: [[ 7 ]]",
         "[[7]] or maybe [[8]]",
         "[[rating]]",
         "",
@@ -234,14 +234,66 @@ def test_random_text_never_crashes_the_rating_parser(text: str) -> None:
     except JudgeFormatError:
         return
     assert 1.0 <= value <= 10.0
-    assert re.search(r"\[\[\d+(\.\d+)?\]\]", text)
+    assert re.search(r"\[\[\s*\d+(\.\d+)?\s*\]\]", text)
 
 
 @given(st.text())
 def test_random_text_without_a_rating_is_a_failure(text: str) -> None:
-    assume(not re.search(r"\[\[\d+(\.\d+)?\]\]", text))
+    assume(not re.search(r"\[\[\s*\d+(\.\d+)?\s*\]\]", text))
     with pytest.raises(JudgeFormatError):
         parse_rating(text)
+
+
+NO_BRACKETS = st.text(alphabet=st.characters(exclude_characters="[]"))
+
+
+@given(
+    st.floats(min_value=1, max_value=10),
+    st.booleans(),
+    st.sampled_from(["[[{}]]", "[[ {} ]]", "[[\t{}  ]]"]),
+    NO_BRACKETS,
+    NO_BRACKETS,
+)
+def test_one_rating_rule_for_mt_bench_and_the_judge_scorer(
+    x: float, as_integer: bool, form: str, before: str, after: str
+) -> None:
+    written = str(int(x)) if as_integer and x.is_integer() else repr(x)
+    text = before + form.format(written) + after
+    assert parse_rating(text) == x
+    assert judge_scorer_rating(text) == (x, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [
+        ("Rating: [[7.5]]", 7.5),  # was a failure in a YAML judge task
+        ("Rating: [[ 8 ]]", 8.0),  # was a failure in MT-Bench
+        ("Rating: [[ 7 ]]", 7.0),
+        ("Format: [[rating]]. First [[8]], final [[8.0]]", 8.0),  # one value, however written
+        ("Rating: [[8.]]", None),  # FastChat reads 8; not a plain number here
+        ("Rating: [7]", None),  # FastChat's single-bracket fallback is not taken
+        ("[[7]] then [[8]]", None),  # FastChat takes the first; two different ratings are a failure here
+        ("[[10.5]]", None),
+        ("[[ten]]", None),
+    ],
+)
+def test_both_parsers_agree_on_the_edge_cases(text: str, rating: float | None) -> None:
+    got, why = judge_scorer_rating(text)
+    assert got == rating and (why is None) == (rating is not None)
+    if rating is None:
+        with pytest.raises(JudgeFormatError, match=re.escape(str(why))):
+            parse_rating(text)
+    else:
+        assert parse_rating(text) == rating
+
+
+@given(st.text())
+def test_both_parsers_agree_on_any_text(text: str) -> None:
+    got, why = judge_scorer_rating(text)
+    try:
+        assert parse_rating(text) == got
+    except JudgeFormatError as exc:
+        assert got is None and str(exc) == why
 
 
 @pytest.mark.parametrize(("text", "verdict"), [("so [[A]]", "A"), ("[[B]]", "B"), ("tie: [[C]] [[C]]", "C")])
@@ -366,7 +418,7 @@ def test_end_to_end_run_scores_and_groups(tmp_path: Path) -> None:
 
 
 def test_mt_bench_without_a_judge_asks_for_one(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--judge"):
+    with pytest.raises(InputError, match="judge"):
         run_task(load_backend("mock:m"), "mt_bench", EvalConfig(limit=1, data_dir=str(DATA)), Journal(tmp_path / "j"))
 
 

@@ -310,10 +310,9 @@ def test_measured_speed_of_an_offer_replaces_the_published_one(tmp_path: Path) -
 
 
 def test_examples_consider_hosted_offers_of_open_models(cat: Catalog) -> None:
-    from llmatlas.advise.requirements import load_requirements
-    from llmatlas.cli.recommend import EXAMPLES
+    from llmatlas.advise.requirements import EXAMPLES_DIR, load_requirements
 
-    req = load_requirements(EXAMPLES / "customer_support_chatbot.yaml")
+    req = load_requirements(EXAMPLES_DIR / "customer_support_chatbot.yaml")
     rec = recommend(req, cat)
     hosted = [c for c in rec.candidates if c.deployment == "api" and c.provider not in (None, c.developer)]
     assert hosted, "no hosted offer of an open model among the candidates"

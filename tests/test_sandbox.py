@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from llmatlas.sandbox import SandboxLimits, SandboxResult, run_check, run_many
-from llmatlas.sandbox.runner import _alt_python, _Options
+from llmatlas.sandbox.supervisor import _alt_python, _Options
 
 ROOT = os.geteuid() == 0
 LIMITS = SandboxLimits(cpu_seconds=2, wall_seconds=5, memory_bytes=512 << 20, max_output_bytes=64 << 10)

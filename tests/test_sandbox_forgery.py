@@ -6,7 +6,7 @@ attack worked. The three classes of the adversarial review (issue 13) are here â
 to the verdict code, a rebuilt `_signal` module reading the nonce from an interrupted frame, `/proc/self/mem`
 opened relative to a directory fd â€” with variants of our own: gc and frame scans, the judge's memory, fds and
 `/proc` entries, ptrace, process_vm_readv, pidfd_getfd, `_posixsubprocess.fork_exec`, forged replies on the
-judge's channel, exits the test tries to swallow, and a nonce stolen from the runner. Each runs with the audit
+judge's channel, exits the test tries to swallow, and a nonce stolen from the supervisor. Each runs with the audit
 hook and seccomp on, and with them switched off, so the guarantee is shown to rest on the process boundary and the
 kernel, not on in-process guards. Where an attack's primitive works (it reads its own memory, installs its
 handler...), the test asserts that it did, so a "failed" is not just a broken attack.
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from llmatlas.sandbox import SandboxLimits, SandboxResult, run_check
 from llmatlas.sandbox import _wire as wire
-from llmatlas.sandbox.runner import _alt_python, _Capture, _decide, _Options, _Outcome
+from llmatlas.sandbox.supervisor import _alt_python, _Capture, _decide, _Options, _Outcome
 
 ROOT = os.geteuid() == 0
 LIMITS = SandboxLimits(cpu_seconds=5, wall_seconds=10, memory_bytes=1 << 30, max_output_bytes=64 << 10)
@@ -471,7 +471,7 @@ def _outcome(line: bytes, boot_status: int | None) -> _Outcome:
 
 
 def test_a_stolen_nonce_alone_does_not_pass() -> None:
-    """Where the program could read the runner's memory (same uid, no pid namespace), the nonce line still needs
+    """Where the program could read the supervisor's memory (same uid, no pid namespace), the nonce line still needs
     the judge's exit status, which only waitpid reports."""
     nonce = "0123456789abcdef0123456789abcdef"
     assert _decide(_outcome(f"{nonce} passed judge \n".encode(), 0), nonce, LIMITS)[0] == "passed"
@@ -508,7 +508,7 @@ def test_the_worker_never_holds_the_nonce() -> None:
         "            i = blob.find(HALF, i + 1)\n"
         "    return found\n"
     )
-    # The runner's nonce is random; to search for it the probe must know it, so token_hex is fixed for one run in a
+    # The supervisor's nonce is random; to search for it the probe must know it, so token_hex is fixed for one run in a
     # child process. The probe holds only half of it and looks for two adjacent halves, never building the whole.
     code = (
         "import secrets\n"

@@ -11,13 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmatlas.backends.base import Generation
 from llmatlas.backends.registry import load_backend
 from llmatlas.core.errors import InputError
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.tasks.gsm8k import FLEXIBLE, INVALID, STRICT, STRICT_COT, exact_match, extract, normalize
-from llmatlas.tasks.humaneval import build_program, extract_code, pass_at_k
+from llmatlas.tasks.custom import CustomGenerationTask, load_task_file
+from llmatlas.tasks.gsm8k import FLEXIBLE, INVALID, STRICT, STRICT_COT, Gsm8kTask, exact_match, extract, normalize
+from llmatlas.tasks.humaneval import HumanEvalTask, build_program, extract_code, pass_at_k
 from llmatlas.tasks.registry import get_task
+from llmatlas.tasks.scorers import CodeScorer, RegexScorer
 
 DATA = Path(__file__).parent / "data"
 
@@ -69,25 +72,102 @@ def test_extraction_never_raises_and_normalize_is_stable(text: str) -> None:
     assert exact_match(INVALID, text) == float(normalize(INVALID) == normalize(text))
 
 
+# lm-eval's gsm8k filters and exact_match, declared in a task file with the regex scorer's options
+GSM8K_TASK_FILE = r"""
+name: gsm8k_as_a_task_file
+dataset:
+  path: rows.jsonl
+prompt: "Question: {{ question }}\nAnswer:"
+target: TARGET
+scorer:
+  - type: regex
+    name: exact_match_strict
+    extract: 'STRICT'
+    fallback: '[invalid]'
+    ignore: [',', '\$', '(?s).*#### ', '\.$']
+    lowercase: true
+    strip: false
+  - type: regex
+    name: exact_match_flexible
+    extract: '(-?[$0-9.,]{2,})|(-?[0-9]+)'
+    group: [1, 2]
+    select: -1
+    fallback: '[invalid]'
+    ignore: [',', '\$', '(?s).*#### ', '\.$']
+    lowercase: true
+    strip: false
+"""
+GSM8K_ROWS = [
+    {"question": "How many eggs?", "answer": "She sells 16 - 3 - 4 = 9 eggs.\n#### 18"},
+    {"question": "How much?", "answer": "It costs $1,000 in all.\n#### 1000"},
+    {"question": "What temperature?", "answer": "It fell to -12.5 degrees.\n#### -12.5"},
+]
+GSM8K_OUTPUTS = [
+    *(text for text, *_ in LM_EVAL_FILTERS),
+    "So she makes $18.\n#### 18",
+    "The answer is 18.",
+    "#### $1,000.",
+    "The answer is 1,000.\n\nQ: next",
+    "The answer is -12.5.",
+    "It is -12.5 or maybe -12.50",
+    "",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "strict", "target"),
+    [
+        ("gsm8k", r"#### (\-?[0-9\.\,]+)", '"{{ answer }}"'),
+        ("gsm8k_cot", r"The answer is (\-?[0-9\.\,]+).", "\"{{ answer.split('####')[-1].strip() }}\""),
+    ],
+)
+def test_a_task_file_scores_gsm8k_as_the_built_in_task(tmp_path: Path, name: str, strict: str, target: str) -> None:
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GSM8K_ROWS), encoding="utf-8")
+    text = GSM8K_TASK_FILE.replace("STRICT", strict).replace("TARGET", target)
+    (tmp_path / "task.yaml").write_text(text, encoding="utf-8")
+    custom = load_task_file(tmp_path / "task.yaml")
+    assert isinstance(custom, CustomGenerationTask)
+    docs = custom.load().samples
+    builtin = get_task(name)
+    assert isinstance(builtin, Gsm8kTask) and all(isinstance(s, RegexScorer) for s in builtin.scorers)
+    builtin_docs = [builtin.convert(row, tmp_path / "rows.jsonl", i + 1) for i, row in enumerate(GSM8K_ROWS)]
+    outputs = [[Generation(text=t)] for t in GSM8K_OUTPUTS]
+    hits = 0.0
+    for doc, builtin_doc in zip(docs, builtin_docs, strict=True):
+        from_file = custom.score_batch([doc] * len(outputs), outputs)
+        for out, scored in zip(outputs, from_file, strict=True):
+            expected = builtin.score(builtin_doc, out)
+            assert scored.metrics == expected.metrics, out[0].text
+            strict_details, flexible_details = (
+                scored.details["exact_match_strict"],
+                scored.details["exact_match_flexible"],
+            )
+            assert strict_details["extracted"] == expected.details["strict"]
+            assert flexible_details["extracted"] == expected.details["flexible"]
+            assert strict_details["target"] == flexible_details["target"] == expected.details["reference"]
+            hits += sum(expected.metrics.values())
+    assert hits >= 10  # the outputs hold right answers for both filters, not only misses
+
+
 def test_gsm8k_prompt_five_shot_from_test_split_when_no_train(tmp_path: Path) -> None:
     task = get_task("gsm8k")
     loaded = task.load(str(DATA))
     assert task.num_fewshot == 5
     assert loaded.fewshot_note and "evaluated split" in loaded.fewshot_note
-    prompts = task.prompts(loaded.docs, loaded.fewshot)
+    prompts = task.prompts(loaded.samples, loaded.fewshot)
     first = prompts[0]
     assert first.endswith(
         "Question: " + json.loads((DATA / "gsm8k_test.jsonl").read_text().splitlines()[0])["question"] + "\nAnswer:"
     )
     assert first.count("Question: ") == 6 and first.count("#### ") == 5  # 5 solved shots with full answers
-    assert loaded.docs[0].turns[0] not in first[: -len(loaded.docs[0].turns[0])]  # never its own shot
-    assert prompts == task.prompts(loaded.docs, loaded.fewshot)  # seeded: the same draws every time
+    assert loaded.samples[0].turns[0] not in first[: -len(loaded.samples[0].turns[0])]  # never its own shot
+    assert prompts == task.prompts(loaded.samples, loaded.fewshot)  # seeded: the same draws every time
 
 
 def test_gsm8k_cot_prompt_uses_the_eight_exemplars() -> None:
     task = get_task("gsm8k_cot")
     loaded = task.load(str(DATA))
-    prompt = task.prompts(loaded.docs[:1], loaded.fewshot)[0]
+    prompt = task.prompts(loaded.samples[:1], loaded.fewshot)[0]
     assert prompt.startswith("Q: There are 15 trees in the grove.")
     assert prompt.count("The answer is") == 8 and prompt.count("\n\nQ: ") == 8
     assert prompt.endswith("\nA:")
@@ -187,6 +267,39 @@ def test_humaneval_code_extraction() -> None:
     assert ns["f"](0) == 3  # type: ignore[operator]
     body = build_program(prompt, "    return x * 2\n", "f", chat=False)
     assert body == prompt + "    return x * 2\n"
+
+
+def test_code_assembly_gives_a_stub_a_body_only_when_the_prefix_ends_with_it() -> None:
+    reply = "```python\ndef f(x):\n    return 1\n```"
+    assert build_program("import math\n", reply, "f", chat=True) == "import math\ndef f(x):\n    return 1\n"
+    helper_last = 'def f(x):\n    """doc"""\n\n\ndef g(y):\n    return y\n'  # f's stub is not the last statement
+    assert build_program(helper_last, reply, "f", chat=True) == helper_last + "def f(x):\n    return 1\n"
+    signature = "def f(\n    x: int,\n) -> int:\n"  # a signature over several lines, no body yet
+    program = build_program(signature, reply, "f", chat=True)
+    assert program == signature + "\n    pass\n\ndef f(x):\n    return 1\n"
+    ns: dict[str, object] = {}
+    exec(compile(program, "<t>", "exec"), ns)  # our own fixed strings, not model output
+    assert ns["f"](0) == 1  # type: ignore[operator]
+
+
+def test_humaneval_is_scored_by_the_code_scorer() -> None:
+    pytest.importorskip("llmatlas.sandbox", reason="llmatlas.sandbox is not importable yet")
+    rows = [json.loads(x) for x in (DATA / "humaneval.jsonl").read_text().splitlines()][:2]
+    task = get_task("humaneval_instruct")
+    assert isinstance(task, HumanEvalTask) and isinstance(task.scorer, CodeScorer)
+    docs = task.load(str(DATA)).samples[:2]
+    for doc, row in zip(docs, rows, strict=True):
+        assert doc.meta["code"] == (row["prompt"], row["test"], row["entry_point"])  # rendered as given
+    solved = f"Sure:\n```python\n{rows[0]['prompt']}{rows[0]['canonical_solution']}```"
+    wrong = f"```python\ndef {rows[1]['entry_point']}(paren_string):\n    return []\n```"
+    task.set_samples(2)
+    scored = task.score_batch(
+        docs, [[Generation(text=solved), Generation(text="", error="HTTP 500")], [Generation(text=wrong)] * 2]
+    )
+    assert scored[0].metrics == {"pass@1": 0.5} and scored[1].metrics == {"pass@1": 0.0}
+    assert scored[0].details["passed"] == 1 and scored[0].details["samples"] == 2
+    assert [v["status"] for v in scored[0].details["verdicts"]] == ["passed", "no output"]
+    assert [v["status"] for v in scored[1].details["verdicts"]] == ["failed", "failed"]
 
 
 def test_unknown_task_and_missing_data(tmp_path: Path) -> None:

@@ -8,19 +8,24 @@ web's ``/api/memory`` are the same :class:`FitResult`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import importlib.util
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, Field
 
 from llmatlas.catalog.catalog import Catalog
+from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import load_text
+from llmatlas.catalog.offers import offer_summary, offers_for
+from llmatlas.catalog.query import row
 from llmatlas.catalog.schema import Model
-from llmatlas.core.errors import InputError
+from llmatlas.core.errors import InputError, LlmatlasError, option
 from llmatlas.core.paths import user_models_dir
-from llmatlas.engine.results import PairedComparison
+from llmatlas.engine.results import PairedComparison, RunRecord, RunResult
 from llmatlas.estimate.breakeven import BreakEven
 from llmatlas.estimate.breakeven import break_even as _break_even
 from llmatlas.estimate.cost import CostEstimate, offer_costs
@@ -29,9 +34,17 @@ from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, MemoryEstimate, est
 from llmatlas.estimate.speed import SERVING_EFFICIENCY, SpeedBound, speed_bounds
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from llmatlas.engine.results import RunResult
+    from llmatlas.advise.leaderboard import Leaderboard
+    from llmatlas.advise.schema import Recommendation
+    from llmatlas.arena.ratings import Rating
+    from llmatlas.arena.store import ArenaStore
+    from llmatlas.backends.base import Generation
+    from llmatlas.engine.events import OnEvent
+    from llmatlas.engine.outputs import Pricer
+    from llmatlas.engine.results import Output
+    from llmatlas.market.check import CheckReport
+    from llmatlas.market.sync import SyncResult
+    from llmatlas.tasks.mt_bench import PairwiseResult
 
 # The answers `fit` always gives, whatever was asked: a gaming card, a laptop, a datacenter GPU.
 STANDARD_TARGETS = {"24 GB GPU": "rtx-4090", "16 GB laptop": "laptop-16gb", "80 GB H100": "h100-sxm"}
@@ -61,6 +74,7 @@ class FitResult(BaseModel):
     target: str  # "24 GB GPU", "2× NVIDIA H100 SXM 80GB", "16GiB"
     target_bytes: int
     hardware: str | None = None  # hardware id when a GPU was named
+    hardware_name: str | None = None  # its name ("NVIDIA H100 SXM 80GB")
     gpus: int = 1
     available_bytes: int  # same as target_bytes (the web's name)
     fits: bool | None  # None when a needed fact is undisclosed
@@ -85,7 +99,7 @@ def fit(
     """Weights + KV cache + overhead of ``model_id`` at ``quant``, checked against ``memory`` or
     ``gpus`` × ``gpu`` (a 24 GB GPU by default); bad input raises InputError naming the field."""
     if memory and gpu:
-        raise InputError("give --memory or --gpu, not both", field="memory")
+        raise InputError(f"give {option('memory')} or {option('gpu')}, not both", field="memory")
     m = catalog.get(model_id)
     over = parse_size(overhead) if overhead else DEFAULT_OVERHEAD_BYTES
     est = estimate_memory(m, quant=quant, context=context, batch=batch, kv_dtype=kv_dtype, overhead_bytes=over)
@@ -115,6 +129,7 @@ def fit(
         target=target_name,
         target_bytes=target,
         hardware=hw.id if hw else None,
+        hardware_name=hw.name if hw else None,
         gpus=gpus,
         available_bytes=target,
         fits=None if total is None else total <= target,
@@ -192,7 +207,7 @@ def break_even(
     hw = get_hardware(gpu)
     rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
     if rate is None:
-        raise InputError(f"no price per hour known for {hw.id}; pass --gpu-hour-usd", field="gpu_hour_usd")
+        raise InputError(f"no price per hour known for {hw.id}; give {option('gpu_hour_usd')}", field="gpu_hour_usd")
     per_req = offer_costs(catalog, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
     if per_req.total_usd is None:
         raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
@@ -204,7 +219,9 @@ def break_even(
     if throughput is None:
         bound = speed_bounds(open_m, hw, quant=quant, context=input_tokens + output_tokens, batch=batch)
         if bound.decode_tokens_per_s_total is None:
-            raise InputError("cannot bound throughput (undisclosed size); pass --throughput", field="throughput")
+            raise InputError(
+                f"cannot bound throughput (undisclosed size); give {option('throughput')}", field="throughput"
+            )
         throughput = bound.decode_tokens_per_s_total * SERVING_EFFICIENCY
         notes.append(
             f"throughput = {SERVING_EFFICIENCY:.0%} of the roofline bound {bound.decode_tokens_per_s_total:,.0f} "
@@ -238,12 +255,19 @@ def evaluate(
     max_tokens: int | None = None,
     judge: str | None = None,
     catalog: Catalog | None = None,
+    catalog_dirs: Sequence[str | Path] = (),
     catalog_id: str | None = None,
     journal_path: str | Path | None = None,
-    console: Console | None = None,
+    on_event: OnEvent | None = None,
+    out_dir: Path | None = None,
+    chunk: int | None = None,
 ) -> list[RunResult]:
     """Run ``tasks`` on the model ``spec`` names (``smollm2``, ``llama:x.gguf``, ``openai:…``), journaled
-    and resumable; a generation run against an API is priced with ``catalog`` (its offers)."""
+    and resumable; a generation run against an API is priced with ``catalog`` (its offers).
+
+    ``on_event`` receives the run's progress (``llmatlas.engine.events``); ``out_dir`` receives each
+    result and its per-sample records."""
+    from llmatlas.engine.events import ignore
     from llmatlas.engine.runner import EvalConfig
     from llmatlas.engine.runner import evaluate as run_evaluation  # imported when used: keeps the CLI quick
 
@@ -251,13 +275,23 @@ def evaluate(
         limit=limit,
         num_fewshot=num_fewshot,
         data_dir=data_dir,
+        chunk=chunk,
         samples=samples,
         temperature=temperature,
         max_tokens=max_tokens,
         catalog_id=catalog_id,
         catalog=catalog,
+        catalog_dirs=tuple(str(d) for d in catalog_dirs),
     )
-    return run_evaluation(spec, tasks, config, judge=judge, journal_path=journal_path, console=console)
+    return run_evaluation(
+        spec,
+        tasks,
+        config,
+        judge=judge,
+        journal_path=journal_path,
+        on_event=on_event or ignore,
+        out_dir=out_dir,
+    )
 
 
 class Comparison(PairedComparison):
@@ -315,12 +349,16 @@ class ImportResult(BaseModel):
     file_bytes: int | None
     entry: Model
     yaml: str  # the user-catalog file, as written (or as it would be)
+    memory: MemoryEstimate | None = None  # with ``context``: weights + KV cache + overhead at that length
 
 
-def import_model(path: str | Path, model_id: str | None = None, *, save: bool = True) -> ImportResult:
+def import_model(
+    path: str | Path, model_id: str | None = None, *, save: bool = True, context: int | None = None
+) -> ImportResult:
     """Read a GGUF, a Hugging Face ``config.json`` or a model folder (``smollm2`` = the embedded
     model) into a catalog entry; validated by the catalog loader before anything is written, and
-    written atomically to the user catalog folder when ``save``."""
+    written atomically to the user catalog folder when ``save``. With ``context``, ``memory`` is the
+    memory to run the file's quantization at that many tokens."""
     from llmatlas.backends.embedded import EMBEDDED_ALIAS, smollm2_path
     from llmatlas.catalog.importers import import_file
 
@@ -346,4 +384,344 @@ def import_model(path: str | Path, model_id: str | None = None, *, save: bool = 
         file_bytes=q.file_bytes if q else None,
         entry=m,
         yaml=text,
+        memory=_memory_of(m, context) if context else None,
     )
+
+
+def _memory_of(m: Model, context: int) -> MemoryEstimate:
+    """Memory to run an imported entry at its own quantization (the file's bits per weight)."""
+    q = m.quantizations[0] if m.quantizations else None
+    if q is None:
+        return estimate_memory(m, context=context)
+    return estimate_memory(m, quant=q.name, context=context, bpw=q.bits_per_weight)
+
+
+class TaskRow(BaseModel):
+    """A built-in task as ``llmatlas tasks`` lists it: what it measures and where its data is."""
+
+    task: str
+    method: str
+    metrics: list[str]
+    num_fewshot: int
+    benchmark: str | None = None  # the catalog benchmark its results count as
+    metric: str | None = None
+    category: str | None = None  # the advisor category recommend --eval runs it for
+    summary: str = ""
+    local_file: str | None = None
+    hub: str | None = None
+
+
+def tasks(data_dir: str | None = None) -> list[TaskRow]:
+    """Every registered task with its metadata and the local file it would read (None: hub or --data-dir)."""
+    from llmatlas.tasks.datasets import find_file
+    from llmatlas.tasks.registry import registered
+
+    out = []
+    for name, info in registered().items():
+        t = info.factory()
+        path = find_file(t.files, data_dir) if t.files else None
+        out.append(
+            TaskRow(
+                task=name,
+                method=t.method,
+                metrics=list(t.metrics),
+                num_fewshot=t.num_fewshot,
+                benchmark=info.benchmark,
+                metric=info.metric,
+                category=info.category,
+                summary=info.summary,
+                local_file=str(path) if path else None,
+                hub=t.hub[0] if t.hub else None,
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+class ModelDetail(BaseModel):
+    """One model as `show --json` and the web's model page give it: its flat catalog row, every
+    fact with its source (URL and title), its lifecycle on the date and every API offer."""
+
+    row: dict[str, Any]
+    facts: dict[str, Any]
+    lifecycle: dict[str, Any]  # the state on the date, its text, and its source as a URL
+    offers: list[dict[str, Any]]
+
+
+def model_detail(catalog: Catalog, model_id: str, on: dt.date | None = None) -> ModelDetail:
+    """Every fact of ``model_id`` with its source, its status on ``on`` (today) and its offers."""
+    m = catalog.get(model_id)
+    state = lifecycle_on(m, on)
+    lifecycle = {**state.model_dump(mode="json"), "text": state.text()}
+    if state.source:
+        lifecycle["source"] = catalog.source_url(m, state.source)
+    return ModelDetail(
+        row=row(m, on),
+        facts=catalog.dump(m, titles=True),
+        lifecycle=lifecycle,
+        offers=[offer_summary(catalog, m, o, on) for o in offers_for(catalog, m)],
+    )
+
+
+def check_catalog(catalog: Catalog, sources: Sequence[tuple[str, str | None]]) -> CheckReport:
+    """Compare the catalog with public datasets, each ``(name, file or None)`` (None: its package or URL)."""
+    from llmatlas.market.check import check
+    from llmatlas.market.load import load_snapshot
+
+    return check([load_snapshot(name, file=path) for name, path in sources], catalog)
+
+
+def sync_catalog(
+    source: str,
+    *,
+    file: str | Path | None = None,
+    url: str | None = None,
+    catalog_dirs: Sequence[str | Path] = (),
+    with_models: bool = False,
+    dry_run: bool = False,
+) -> SyncResult:
+    """Write labelled proposals for what the catalog lacks into the user catalog folder; the catalog
+    they are compared with is loaded without the dataset's earlier proposals."""
+    from llmatlas.catalog.catalog import load_catalog
+    from llmatlas.market.load import load_snapshot
+    from llmatlas.market.sync import overlay_paths, write_overlay
+
+    snap = load_snapshot(source, file=file, url=url)
+    directory = user_models_dir()
+    cat = load_catalog(list(catalog_dirs), skip=overlay_paths(directory, snap.dataset))
+    return write_overlay(snap, cat, directory, with_models=with_models, dry_run=dry_run)
+
+
+# --------------------------------------------------------------------------- results store
+
+
+def list_runs(journal_path: str | Path | None = None) -> list[RunRecord]:
+    """Every run in the journal, oldest first."""
+    from llmatlas.engine.journal import Journal
+
+    jr = Journal(journal_path)
+    try:
+        return jr.runs()
+    finally:
+        jr.close()
+
+
+def judge_pairwise(
+    run_a: str, run_b: str, judge: str, *, resamples: int = 2000, journal_path: str | Path | None = None
+) -> PairwiseResult:
+    """Two MT-Bench runs judged turn by turn by the model ``judge`` names, each turn in both orders."""
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.journal import Journal
+    from llmatlas.tasks.mt_bench import compare_runs_pairwise
+
+    judge_backend = load_backend(judge)
+    try:
+        jr = Journal(journal_path)
+        try:
+            return compare_runs_pairwise(jr, run_a, run_b, judge_backend, resamples=resamples)
+        finally:
+            jr.close()
+    finally:
+        judge_backend.close()
+
+
+def arena_ratings(arena: ArenaStore, rounds: int) -> list[Rating]:
+    """Bradley–Terry ratings of the arena's votes with bootstrap 95% intervals (``rounds`` resamples)."""
+    from llmatlas.arena.ratings import ratings_with_ci
+
+    return ratings_with_ci(arena.votes(), rounds=rounds)
+
+
+def leaderboard(
+    catalog: Catalog, *, journal_path: str | Path | None = None, arena: ArenaStore | None = None
+) -> Leaderboard:
+    """The results store's newest complete run per (model, task) beside the catalog's reported
+    scores, the MMLU-vs-price frontier, and the arena's ratings (the default store's without ``arena``)."""
+    from llmatlas.advise.leaderboard import build
+    from llmatlas.advise.measured import stored_results
+    from llmatlas.arena.store import ArenaStore
+
+    store = arena if arena is not None else ArenaStore()
+    return build(stored_results(str(journal_path) if journal_path else None), catalog, store.votes())
+
+
+# --------------------------------------------------------------------------- advisor
+
+
+def recommend(
+    requirements: str | Path,
+    catalog: Catalog,
+    *,
+    as_of: dt.date | None = None,
+    use_store: bool = True,
+    eval_shortlist: bool = False,
+    eval_models: Sequence[str] | None = None,
+    eval_limit: int | None = 100,
+    data_dir: str | None = None,
+    journal_path: str | Path | None = None,
+    on_message: Callable[[str], None] | None = None,
+    on_event: OnEvent | None = None,
+) -> Recommendation:
+    """Rank the catalog for a requirements file (a path, or a packaged example's name such as
+    ``customer_support_chatbot``), with the scores and API speeds measured in the results store
+    unless ``use_store`` is off. ``as_of`` replays the decision on a past date (it overrides the
+    file's own). With ``eval_shortlist``, the shortlist is measured here first on the weighted tasks
+    (``eval_models``: ``CATALOG_ID=SPEC`` pairs saying how to run a model) and the ranking redone;
+    what was run, skipped and failed is in ``extra["eval"]``. ``on_message`` receives the plan's
+    lines (what runs, what is skipped and why); ``on_event`` the runs' progress."""
+    from llmatlas.advise.advisor import recommend as rank
+    from llmatlas.advise.evaluate import parse_mapping, plan_evals, run_evals
+    from llmatlas.advise.measured import api_speed, best_measurements, stored_results
+    from llmatlas.advise.requirements import load_requirements, resolve_requirements
+
+    say = on_message or (lambda _: None)
+    path = resolve_requirements(requirements)
+    req = load_requirements(path)
+    if as_of is not None:
+        req = req.model_copy(update={"as_of": as_of})
+    mapping = parse_mapping(list(eval_models or []), catalog)
+    results = stored_results(str(journal_path) if journal_path else None) if use_store else []
+    measured = best_measurements(results, catalog)
+    speeds = api_speed(results, catalog)
+    rec = rank(req, catalog, measurements=measured, api_speeds=speeds, requirements_path=path)
+    if not eval_shortlist:
+        return rec
+    plan = plan_evals(rec.shortlist, req.task_weights, mapping, catalog)
+    for why in plan.skipped:
+        say(f"--eval: skipped {why}")
+    if plan.runs:
+        say(f"--eval: {len(plan.runs)} runs ({eval_limit or 'all'} items each) on the shortlist")
+
+    def run_one(
+        spec: str, task: str, limit: int | None, data: str | None, events: OnEvent, catalog_id: str
+    ) -> RunResult:
+        (result,) = evaluate(
+            spec,
+            [task],
+            limit=limit,
+            data_dir=data,
+            catalog=catalog,
+            catalog_id=catalog_id,
+            journal_path=journal_path,
+            on_event=events,
+        )
+        return result
+
+    new, problems = run_evals(plan, catalog, eval_limit, data_dir, on_event, runner=run_one)
+    for m in new:
+        measured[(m.model, m.benchmark)] = m  # this run's figure, whatever the store had
+    rec = rank(req, catalog, measurements=measured, api_speeds=speeds, requirements_path=path)
+    rec.extra["eval"] = {
+        "runs": [m.run_id for m in new],
+        "skipped": plan.skipped,
+        "problems": problems,
+        "limit": eval_limit,
+    }
+    return rec
+
+
+# --------------------------------------------------------------------------- speed check
+
+SPEED_PROMPT = "In two sentences, why does grouped-query attention shrink the KV cache?"
+
+
+class SpeedCheck(BaseModel):
+    """One timed greedy generation. With the model's catalog entry, the decode rate is turned into
+    the memory bandwidth it implies (bytes read per token × tokens/s), which calibrates the
+    estimator's speed bounds."""
+
+    model: str  # the spec
+    prompt: str
+    text: str
+    input_tokens: int | None
+    output_tokens: int
+    load_seconds: float  # loading the model, before the prompt is sent
+    ttft_seconds: float | None
+    seconds: float  # the generation, first prompt token to last output token
+    tokens_per_s: float | None  # output tokens / seconds
+    decode_tokens_per_s: float | None  # after the first token: (output tokens − 1) / (seconds − TTFT)
+    threads: int | None
+    bytes_read_per_token: int | None = None  # weights + the KV cache of a short sequence
+    effective_bandwidth_gb_s: float | None = None
+
+
+def speed_check(
+    spec: str = "smollm2",
+    tokens: int = 64,
+    *,
+    prompt: str = SPEED_PROMPT,
+    model: Model | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> SpeedCheck:
+    """Load the model ``spec`` names, generate up to ``tokens`` tokens for ``prompt`` and time it.
+    ``model`` is its catalog entry (its first quantization is the one run) for the bandwidth
+    calibration; ``on_text`` receives the text as it is written."""
+    from llmatlas.backends.base import Generation, GenerationRequest
+    from llmatlas.backends.embedded import INSTALL_HINT
+    from llmatlas.backends.registry import load_backend, parse_spec
+
+    if parse_spec(spec)[0] == "llama" and importlib.util.find_spec("llama_cpp") is None:
+        raise LlmatlasError(f"running {spec} needs llama-cpp-python: {INSTALL_HINT}")
+    start = time.perf_counter()
+    backend = load_backend(spec)
+    try:
+        gen: Generation | None = None
+        for item in backend.stream(GenerationRequest(prompt=prompt, max_tokens=tokens, temperature=0.0)):
+            if isinstance(item, Generation):
+                gen = item
+                break
+            if on_text is not None:
+                on_text(item)
+        total = time.perf_counter() - start
+        threads = backend.info().details.get("threads")
+    finally:
+        backend.close()
+    if gen is None or gen.error:
+        raise LlmatlasError(f"{spec} did not generate: {gen.error if gen else 'no result'}")
+    seconds = gen.latency_s if gen.latency_s is not None else total
+    n = gen.output_tokens or 0
+    decode_s = seconds - (gen.ttft_s or 0.0)
+    rate = (n - 1) / decode_s if n > 1 and decode_s > 0 else None
+    per_token = None
+    if model is not None:
+        short = _memory_of(model, 64)
+        if short.weights_bytes is not None:
+            per_token = short.weights_bytes + (short.kv_cache_bytes or 0)
+    return SpeedCheck(
+        model=spec,
+        prompt=prompt,
+        text=gen.text.strip(),
+        input_tokens=gen.input_tokens,
+        output_tokens=n,
+        load_seconds=max(0.0, total - seconds),
+        ttft_seconds=gen.ttft_s,
+        seconds=seconds,
+        tokens_per_s=n / seconds if n and seconds > 0 else None,
+        decode_tokens_per_s=rate,
+        threads=threads if isinstance(threads, int) else None,
+        bytes_read_per_token=per_token,
+        effective_bandwidth_gb_s=rate * per_token / 1e9 if rate and per_token else None,
+    )
+
+
+def pricer_for_spec(catalog: Catalog, spec: str) -> Pricer:
+    """How answers of the model a spec names are priced: the offer it calls (a hosted provider's model
+    at its endpoint), else the catalog model the spec stands for, else no price and why."""
+    from llmatlas.advise.measured import catalog_id_for_spec
+    from llmatlas.backends.registry import parse_spec
+    from llmatlas.catalog.offers import offer_for_spec
+    from llmatlas.engine.outputs import Pricer
+
+    backend, _ = parse_spec(spec)
+    found = offer_for_spec(catalog, spec)  # resolved once: the model and the offer it calls
+    model_id = found[0].id if found else catalog_id_for_spec(spec, catalog)
+    return Pricer(model_id, backend, catalog=catalog, offer=found)
+
+
+def priced_output(generation: Generation, pricer: Pricer, turn: int = 0) -> Output:
+    """One generation with its speed and cost: the figures a run journals per output."""
+    from llmatlas.engine.outputs import to_output
+
+    return to_output(generation, turn, pricer)

@@ -12,15 +12,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rich.console import Console
-
 from llmatlas.advise.measured import measurement_of
-from llmatlas.advise.quality import CATEGORY_TASKS
+from llmatlas.advise.quality import category_tasks
 from llmatlas.advise.schema import Candidate, Measurement
 from llmatlas.backends.embedded import PACKAGED_CATALOG_IDS
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import offer_spec, offers_for
-from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError, option
+from llmatlas.engine.events import OnEvent, ignore
 from llmatlas.engine.results import RunResult
 
 API_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -40,7 +39,9 @@ def parse_mapping(items: list[str], catalog: Catalog) -> dict[str, str]:
     for item in items:
         mid, sep, spec = item.partition("=")
         if not sep or not mid.strip() or not spec.strip():
-            raise InputError(f"--eval-model '{item}' must be CATALOG_ID=SPEC, e.g. glm-4-9b-chat=openai:glm-4")
+            raise InputError(
+                f"{option('eval_model')} '{item}' must be CATALOG_ID=SPEC, e.g. glm-4-9b-chat=openai:glm-4"
+            )
         out[catalog.get(mid.strip()).id] = spec.strip()
     return out
 
@@ -64,7 +65,7 @@ def tasks_for(weights: dict[str, float]) -> list[str]:
     """The llmatlas tasks that measure the weighted categories (in weight order)."""
     out: list[str] = []
     for cat, _ in sorted(weights.items(), key=lambda kv: -kv[1]):
-        for task in CATEGORY_TASKS.get(cat, ()):
+        for task in category_tasks().get(cat, ()):
             if task not in out:
                 out.append(task)
     return out
@@ -117,8 +118,8 @@ def run_evals(
     catalog: Catalog,
     limit: int | None,
     data_dir: str | None,
-    console: Console | None,
-    runner: Callable[[str, str, int | None, str | None, Console | None], RunResult] | None = None,
+    on_event: OnEvent | None = None,
+    runner: Callable[[str, str, int | None, str | None, OnEvent, str], RunResult] | None = None,
 ) -> tuple[list[Measurement], list[str]]:
     """Run the plan; a run that fails (missing data, server down) is reported, not fatal."""
     run = runner or _run_one
@@ -126,7 +127,7 @@ def run_evals(
     problems: list[str] = []
     for model_id, spec, task in plan.runs:
         try:
-            result = run(spec, task, limit, data_dir, console)
+            result = run(spec, task, limit, data_dir, on_event or ignore, model_id)
         except LlmatlasError as exc:
             problems.append(f"{model_id} on {task}: {exc}")
             continue
@@ -137,8 +138,11 @@ def run_evals(
     return measured, problems
 
 
-def _run_one(spec: str, task: str, limit: int | None, data_dir: str | None, console: Console | None) -> RunResult:
+def _run_one(
+    spec: str, task: str, limit: int | None, data_dir: str | None, on_event: OnEvent, catalog_id: str
+) -> RunResult:
     from llmatlas.engine.runner import EvalConfig, evaluate
 
-    (result,) = evaluate(spec, [task], EvalConfig(limit=limit, data_dir=data_dir), console=console)
+    config = EvalConfig(limit=limit, data_dir=data_dir, catalog_id=catalog_id)
+    (result,) = evaluate(spec, [task], config, on_event=on_event)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llmatlas.advise.quality import TASK_TO_BENCHMARK
+from llmatlas.advise.quality import task_benchmarks
 from llmatlas.advise.schema import Measurement
 from llmatlas.backends.embedded import PACKAGED_CATALOG_IDS
 from llmatlas.catalog.catalog import Catalog
@@ -64,10 +64,10 @@ def catalog_id_of(result: RunResult, catalog: Catalog) -> str | None:
 
 def measurement_of(result: RunResult, catalog: Catalog) -> Measurement | None:
     """The catalog benchmark a complete run measures, on the 0–100 scale (MT-Bench on 0–10)."""
-    if not result.complete or result.task not in TASK_TO_BENCHMARK:
+    if not result.complete or result.task not in task_benchmarks():
         return None
     model = catalog_id_of(result, catalog)
-    benchmark, metric = TASK_TO_BENCHMARK[result.task]
+    benchmark, metric = task_benchmarks()[result.task]
     m = result.metrics.get(metric)
     if model is None or m is None:
         return None
@@ -108,7 +108,7 @@ def stored_results(journal_path: str | None = None) -> list[RunResult]:
         return []
     journal = Journal(path)
     try:
-        return [r["result"] for r in journal.runs() if r["result"] is not None]
+        return [r.result for r in journal.runs() if r.result is not None]
     finally:
         journal.close()
 

@@ -29,6 +29,7 @@ from llmatlas.advise.schema import BenchmarkEvidence, Evidence, Fact, Measuremen
 from llmatlas.advise.sources import SourceBook
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.schema import BenchmarkScore, Model
+from llmatlas.tasks.registry import registered
 
 # Which benchmarks evidence each task category (most standard first).
 TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -45,30 +46,24 @@ TASK_BENCHMARKS: dict[str, tuple[str, ...]] = {
 
 _FITTED: tuple[str, ...] = tuple(dict.fromkeys(b for group in TASK_BENCHMARKS.values() for b in group))
 
-# llmatlas tasks whose results count as a catalog benchmark, and the metric that does.
-TASK_TO_BENCHMARK: dict[str, tuple[str, str]] = {
-    "arc_challenge": ("arc_challenge", "acc_norm"),
-    "arc_easy": ("arc_easy", "acc_norm"),
-    "hellaswag": ("hellaswag", "acc_norm"),
-    "mmlu": ("mmlu", "acc"),
-    "mmlu_5shot": ("mmlu", "acc"),
-    "truthfulqa_mc2": ("truthfulqa", "acc"),
-    "cmmlu": ("cmmlu", "acc"),
-    "gsm8k": ("gsm8k", "exact_match_strict"),
-    "gsm8k_cot": ("gsm8k", "exact_match_strict"),
-    "humaneval": ("humaneval", "pass@1"),
-    "humaneval_instruct": ("humaneval", "pass@1"),
-    "mt_bench": ("mt_bench", "score"),
-}
 
-# The tasks ``recommend --eval`` runs for a category (log-likelihood ones first: cheap and exact).
-CATEGORY_TASKS: dict[str, tuple[str, ...]] = {
-    "reasoning": ("arc_challenge", "hellaswag"),
-    "knowledge": ("mmlu",),
-    "math": ("gsm8k_cot",),
-    "coding": ("humaneval_instruct",),
-    "chinese": ("cmmlu",),
-}
+def task_benchmarks() -> dict[str, tuple[str, str]]:
+    """llmatlas tasks whose results count as a catalog benchmark, and the metric that does (``@task``)."""
+    return {
+        name: (info.benchmark, info.metric)
+        for name, info in registered().items()
+        if info.benchmark is not None and info.metric is not None
+    }
+
+
+def category_tasks() -> dict[str, tuple[str, ...]]:
+    """The tasks ``recommend --eval`` runs per category, in registration order (log-likelihood first)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, info in registered().items():
+        if info.category is not None:
+            out[info.category] = (*out.get(info.category, ()), name)
+    return out
+
 
 MIN_SCORES_FOR_FLOOR = 3  # catalog models with a score before their lowest can fill unknowns
 MIN_LINKED = 5  # models reporting a benchmark (with other benchmarks too) before it can be calibrated

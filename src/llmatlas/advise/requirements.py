@@ -234,3 +234,21 @@ def load_requirements(path: str | Path) -> Requirements:
             "a requirements file must be a YAML mapping (name, use_case, tasks, workload, ...)", path=p, line=1
         )
     return validate_located(Requirements, located.data, located, p)
+
+
+# Requirements files packaged with llmatlas, usable by name (``recommend customer_support_chatbot``).
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+
+def example_names() -> list[str]:
+    """The packaged examples' names, sorted."""
+    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.yaml"))
+
+
+def resolve_requirements(path: str | Path) -> Path:
+    """A requirements file, or the name of a packaged example (``customer_support_chatbot``)."""
+    p = Path(path)
+    if p.exists() or p.suffix:
+        return p
+    example = EXAMPLES_DIR / f"{p.name}.yaml"
+    return example if example.exists() else p

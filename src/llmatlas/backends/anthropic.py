@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any
+
+from pydantic import Field
 
 from llmatlas.backends.base import (
     BackendInfo,
@@ -35,11 +37,10 @@ from llmatlas.backends.base import (
     Progress,
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
-from llmatlas.backends.options import API_OPTIONS, Opt
+from llmatlas.backends.options import APIOptions
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # error types worth another attempt when they arrive inside a 200 stream
 TRANSIENT_ERRORS = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})
 
@@ -75,21 +76,24 @@ def _stream_error(event: dict[str, Any]) -> tuple[str, bool] | None:
 STREAM = SSEFormat(first_token=_has_text, is_end=_is_stop, error_of=_stream_error, end_name="message_stop")
 
 
+class AnthropicOptions(APIOptions):
+    anthropic_version: str = Field(API_VERSION, description="anthropic-version header")
+
+
 class AnthropicBackend(APIBackend):
     name = "anthropic"
-    OPTIONS: ClassVar[dict[str, Opt]] = API_OPTIONS | {
-        "anthropic_version": Opt("str", "anthropic-version header"),
-    }
+    options_model = AnthropicOptions
+    options: AnthropicOptions
     mc_method = "generation"
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
-        base = self.options.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
-        self.streaming = str(self.options.get("stream", "")).lower() in TRUE_WORDS
+        base = self.options.base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+        self.streaming = self.options.stream
         key = api_key_from_env(self.options, "ANTHROPIC_API_KEY")
         headers = {
             "content-type": "application/json",
-            "anthropic-version": str(self.options.get("anthropic_version") or API_VERSION),
+            "anthropic-version": self.options.anthropic_version,
         }
         if key:
             headers["x-api-key"] = key

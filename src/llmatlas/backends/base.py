@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from llmatlas.backends.options import Opt, check_options
+from llmatlas.backends.options import BackendOptions, parse_options
 
 Progress = Callable[[int], None]
 
@@ -113,7 +113,9 @@ class Backend(ABC):
     """A model the engine can score and query. Subclasses are small: one module each."""
 
     name: str = "base"
-    OPTIONS: ClassVar[dict[str, Opt]] = {}  # what ``SPEC?key=value`` may set (checked by load_backend)
+    #: what ``SPEC?key=value`` (or a keyword argument) may set: a pydantic model, one field per option
+    options_model: ClassVar[type[BackendOptions]] = BackendOptions
+    options: BackendOptions  # subclasses narrow it to their own model (``options: LlamaOptions``)
     #: "loglikelihood" when the backend returns real log-probs; "generation" when multiple
     #: choice is answered by generating a letter (API models without prompt log-probs).
     mc_method: str = "loglikelihood"
@@ -122,10 +124,10 @@ class Backend(ABC):
     preferred_chunk: int = 64
 
     def __init__(self, target: str, **options: Any) -> None:
-        """Every construction path checks the options against ``OPTIONS`` (kind and range), so a
-        subclass reads ``self.options`` already converted."""
+        """Every construction path checks the options against ``options_model`` (type, range,
+        choices; unknown names refused), so a subclass reads typed attributes of ``self.options``."""
         self.target = target
-        self.options = check_options(self.name, self.OPTIONS, options)
+        self.options = parse_options(self.options_model, self.name, options)
 
     @abstractmethod
     def info(self) -> BackendInfo:

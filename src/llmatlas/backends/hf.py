@@ -32,10 +32,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, Literal, cast
 
 import torch
 import transformers
+from pydantic import Field, field_validator
 
 from llmatlas.backends.base import (
     Backend,
@@ -47,7 +48,7 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
-from llmatlas.backends.options import Opt
+from llmatlas.backends.options import BackendOptions, Flag
 from llmatlas.core.errors import InputError
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -62,27 +63,6 @@ _DTYPES: dict[str, torch.dtype] = {
 }
 _DEFAULT_MAX_LENGTH = 2048  # lm-eval's fallback when neither config nor tokenizer says
 _LOGITS_BUDGET_BYTES = 256 * 2**20  # float32 logits kept per forward pass (bounds scored positions)
-
-
-def _as_bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise InputError(f"option '{name}' must be true or false, not '{value}'", field=name)
-
-
-def _as_int(value: Any, name: str, minimum: int = 1) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"option '{name}' must be an integer, not '{value}'", field=name) from None
-    if n < minimum:
-        raise InputError(f"option '{name}' must be ≥ {minimum}, not {n}", field=name)
-    return n
 
 
 @dataclass
@@ -120,48 +100,56 @@ class _Unit:
         self.n_scored = len(self.scored)
 
 
+DType = Literal["auto", "float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half"]
+
+
+class HFOptions(BackendOptions):
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    dtype: DType = Field("auto", description="weights' dtype (auto: bfloat16 on CUDA, float32 elsewhere)")
+    batch_tokens: int | None = Field(
+        None, ge=1, le=10_000_000, description="token budget per forward pass (default: 65,536 on CUDA, 512 on CPU)"
+    )
+    attn_implementation: Literal["eager", "sdpa"] = Field("sdpa", description="attention kernel")
+    gguf_file: str | None = Field(None, description="a GGUF file inside the model folder")
+    add_bos_token: Flag | None = Field(None, description="prepend BOS (default: the tokenizer's)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="sampling seed")
+    threads: int | None = Field(None, ge=1, le=1024, description="torch CPU threads, process-wide (default: torch's)")
+    trust_remote_code: Flag = Field(False, description="run the model repository's own code")
+    fused_norm: Flag = Field(True, description="fused RMSNorm on CPU float32")
+    max_length: int | None = Field(
+        None, ge=1, le=10_000_000, description="longest sequence in tokens (default: from the model's config)"
+    )
+
+    @field_validator("dtype", mode="before")
+    @classmethod
+    def _torch_prefix(cls, value: Any) -> Any:
+        return value.strip().lower().removeprefix("torch.") if isinstance(value, str) else value
+
+
 class HFBackend(Backend):
     name = "hf"
-    OPTIONS: ClassVar[dict[str, Opt]] = {
-        "device": Opt("str", "auto, cpu, cuda, cuda:N or mps"),
-        "dtype": Opt("str", "float32, float16, bfloat16 or auto"),
-        "batch_tokens": Opt("int", "token budget per forward pass", 1, 10_000_000),
-        "attn_implementation": Opt("str", "attention kernel", choices=("eager", "sdpa")),
-        "gguf_file": Opt("str", "a GGUF file inside the model folder"),
-        "add_bos_token": Opt("bool", "prepend BOS (default: the tokenizer's)"),
-        "seed": Opt("int", "sampling seed", 0, 2**32 - 1),
-        "threads": Opt("int", "torch CPU threads", 1, 1024),
-        "trust_remote_code": Opt("bool", "run the model repository's own code"),
-        "fused_norm": Opt("bool", "fused RMSNorm on CPU float32"),
-        "max_length": Opt("int", "longest sequence in tokens", 1, 10_000_000),
-    }
+    options_model = HFOptions
+    options: HFOptions
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
         opts = self.options
-        self.device = self._pick_device(str(opts.get("device", "auto")))
-        self.dtype = self._pick_dtype(opts.get("dtype"), self.device)
+        self.device = self._pick_device(opts.device)
+        self.dtype = self._pick_dtype(opts.dtype, self.device)
         # Token budget per forward pass, measured best (benchmarks/RESULTS.md): 65,536 on an H100;
         # on CPU small batches win (SmolLM2 on 2 cores: 5.3 q/s at 512-1,024 vs 1.7 q/s at 4,096), and
         # 512 pads least (benchmarks/RESULTS.md).
         default_budget = 65536 if str(self.device).startswith("cuda") else 512
         if self.device.type == "cpu":
             self.preferred_chunk = 256  # 500 ARC-Easy questions: 3% padding at 256 per step vs 7% at 64
-        self.batch_tokens = _as_int(opts.get("batch_tokens", default_budget), "batch_tokens")
-        self.attn_implementation = str(opts.get("attn_implementation", "sdpa"))
-        if self.attn_implementation not in ("eager", "sdpa"):
-            raise InputError(
-                f"attn_implementation must be eager or sdpa, not '{self.attn_implementation}'",
-                field="attn_implementation",
-            )
-        self.gguf_file = str(opts["gguf_file"]) if opts.get("gguf_file") else None
-        self.add_bos_token = (
-            None if opts.get("add_bos_token") in (None, "") else _as_bool(opts["add_bos_token"], "add_bos_token")
-        )
-        self.seed = _as_int(opts.get("seed", 0), "seed", minimum=0)
-        if opts.get("threads"):  # process-wide in torch; unset leaves torch's default (all cores)
-            torch.set_num_threads(_as_int(opts["threads"], "threads"))
-        trust = _as_bool(opts.get("trust_remote_code", False), "trust_remote_code")
+        self.batch_tokens = opts.batch_tokens or default_budget
+        self.attn_implementation: str = opts.attn_implementation
+        self.gguf_file = opts.gguf_file or None
+        self.add_bos_token = opts.add_bos_token
+        self.seed = opts.seed
+        if opts.threads:  # process-wide in torch; unset leaves torch's default (all cores)
+            torch.set_num_threads(opts.threads)
+        trust = opts.trust_remote_code
 
         path = Path(target).expanduser()
         local = path.exists()
@@ -190,12 +178,10 @@ class HFBackend(Backend):
         self.model.to(self.device)
         self.model.eval()
         self.fused_norms = 0
-        if _as_bool(opts.get("fused_norm", True), "fused_norm") and self.dtype == torch.float32:
+        if opts.fused_norm and self.dtype == torch.float32:
             self.fused_norms = _fuse_rms_norms(self.model)
         self.vocab_size = int(self.model.get_output_embeddings().weight.shape[0])
-        self.max_length = (
-            _as_int(opts["max_length"], "max_length") if opts.get("max_length") else self._config_max_length()
-        )
+        self.max_length = opts.max_length or self._config_max_length()
         # transformers 5 keeps logits only where a boolean (batch, seq) `logits_to_keep` mask says
         # (modeling_utils.slice_logits_to_keep); older ones compute logits for every position of
         # the padded batch and we slice afterwards (same numbers, more memory).

@@ -49,6 +49,7 @@ from llmatlas.backends.base import (
     MCQuestion,
     Progress,
 )
+from llmatlas.backends.options import APIOptions
 from llmatlas.core.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -108,26 +109,16 @@ class _Invalid(Exception):
         self.retryable = retryable
 
 
-def _opt_int(options: dict[str, Any], key: str, default: int) -> int:
-    v = options.get(key)
-    return default if v is None or v == "" else int(v)
-
-
-def _opt_float(options: dict[str, Any], key: str, default: float) -> float:
-    v = options.get(key)
-    return default if v is None or v == "" else float(v)
-
-
-def api_key_from_env(options: dict[str, Any], default_env: str) -> str | None:
+def api_key_from_env(options: APIOptions, default_env: str) -> str | None:
     """The key named by the ``api_key_env`` option (default ``default_env``); never an option value:
     a key given in a model spec would end up in shell history, journals and results."""
-    if "api_key" in options:
+    if options.api_key is not None:
         raise InputError(
             f"API keys are read from the environment, never from the model spec: set ${default_env} "
             "or name another variable with api_key_env=VAR",
             field="api_key",
         )
-    env = str(options.get("api_key_env") or default_env)
+    env = options.api_key_env or default_env
     key = os.environ.get(env, "").strip()
     return key or None
 
@@ -495,6 +486,8 @@ class APIBackend(Backend):
     for multiple choice by letter, ``unparsed`` answers. A failure is never an empty success."""
 
     mc_answer_tokens_default = 16
+    options_model = APIOptions
+    options: APIOptions
     pool: HTTPPool  # set by the subclass, which knows its URL and headers
 
     def __init__(self, target: str, **options: Any) -> None:
@@ -505,7 +498,7 @@ class APIBackend(Backend):
         self.requests = 0  # logical requests answered (each possibly after retries)
         self.retries = 0  # attempts beyond the first, over all requests
         self.errors: list[RequestError] = []
-        self.mc_max_tokens = _opt_int(self.options, "mc_max_tokens", self.mc_answer_tokens_default)
+        self.mc_max_tokens = self.options.mc_max_tokens or self.mc_answer_tokens_default
         self._count_lock = threading.Lock()
 
     def stats(self) -> dict[str, int]:
@@ -525,11 +518,11 @@ class APIBackend(Backend):
             base_url,
             headers,
             secret=secret,
-            concurrency=_opt_int(o, "concurrency", 4),
-            max_attempts=_opt_int(o, "max_attempts", 5),
-            timeout_s=_opt_float(o, "timeout", 120.0),
-            backoff_base_s=_opt_float(o, "backoff_base", 0.5),
-            backoff_max_s=_opt_float(o, "backoff_max", 30.0),
+            concurrency=o.concurrency,
+            max_attempts=o.max_attempts,
+            timeout_s=o.timeout,
+            backoff_base_s=o.backoff_base,
+            backoff_max_s=o.backoff_max,
         )
 
     def _mc_by_letter(

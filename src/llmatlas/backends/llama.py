@@ -13,9 +13,10 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from llmatlas.backends.base import (
     Backend,
@@ -28,7 +29,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.embedded import EMBEDDED_ALIAS, PARTED, packaged_model_path
-from llmatlas.backends.options import Opt
+from llmatlas.backends.options import BackendOptions
 from llmatlas.core.errors import InputError
 
 
@@ -47,14 +48,17 @@ def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+class LlamaOptions(BackendOptions):
+    n_ctx: int = Field(2048, ge=16, le=1_048_576, description="context window in tokens")
+    n_batch: int = Field(512, ge=1, le=65_536, description="prompt tokens per llama.cpp batch")
+    threads: int | None = Field(None, ge=1, le=1024, description="CPU threads (default: every core)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="sampling seed")
+
+
 class LlamaBackend(Backend):
     name = "llama"
-    OPTIONS: ClassVar[dict[str, Opt]] = {
-        "n_ctx": Opt("int", "context window in tokens", 16, 1_048_576),
-        "n_batch": Opt("int", "prompt tokens per llama.cpp batch", 1, 65_536),
-        "threads": Opt("int", "CPU threads", 1, 1024),
-        "seed": Opt("int", "sampling seed", 0, 2**32 - 1),
-    }
+    options_model = LlamaOptions
+    options: LlamaOptions
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
@@ -64,10 +68,10 @@ class LlamaBackend(Backend):
         if not path.is_file():
             raise InputError("no such GGUF file", path=path, field="model")
         self.path = path
-        self.n_ctx = int(self.options.get("n_ctx", 2048))
-        self.n_batch = int(self.options.get("n_batch", 512))
-        self.threads = int(self.options.get("threads", os.cpu_count() or 1))
-        self.seed = int(self.options.get("seed", 0))
+        self.n_ctx = self.options.n_ctx
+        self.n_batch = self.options.n_batch
+        self.threads = self.options.threads or os.cpu_count() or 1
+        self.seed = self.options.seed
         self._llama_cls = Llama
         # Two lazily made instances over the same mmapped file: scoring needs logits at every
         # position (logits_all), which makes prompt processing for generation several times slower.

@@ -15,8 +15,10 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qsl
+
+from pydantic import Field
 
 from llmatlas.backends.base import (
     Backend,
@@ -28,7 +30,7 @@ from llmatlas.backends.base import (
     Progress,
     split_context,
 )
-from llmatlas.backends.options import Opt
+from llmatlas.backends.options import BackendOptions
 from llmatlas.core.errors import InputError
 
 VOCAB = 50
@@ -51,23 +53,25 @@ def _bucket(token: str) -> int:
     return int.from_bytes(hashlib.md5(token.encode("utf-8")).digest()[:4], "little") % VOCAB
 
 
+class MockOptions(BackendOptions):
+    delay: float = Field(0.0, ge=0, le=60, description="seconds slept per question or generation")
+    fail_every: int = Field(0, ge=0, le=1_000_000_000, description="raise on every Nth call (0: never)")
+    replies: Path | None = Field(None, description="JSON file of {prompt substring: reply}")
+
+
 class MockBackend(Backend):
     name = "mock"
-    OPTIONS: ClassVar[dict[str, Opt]] = {
-        "delay": Opt("float", "seconds slept per question or generation", 0, 60),
-        "fail_every": Opt("int", "raise on every Nth call (0: never)", 0, 1_000_000_000),
-        "replies": Opt("str", "JSON file of {prompt substring: reply}"),
-    }
+    options_model = MockOptions
+    options: MockOptions
 
     def __init__(self, target: str, **options: Any) -> None:
         name, _, query = target.partition("?")
         super().__init__(name, **(dict(parse_qsl(query)) | dict(options)))
-        opts = self.options
-        self.delay = float(opts.get("delay", 0.0))
-        self.fail_every = int(opts.get("fail_every", 0))
+        self.delay = self.options.delay
+        self.fail_every = self.options.fail_every
         self.replies: dict[str, str] = {}
-        if opts.get("replies"):
-            path = Path(opts["replies"])
+        if self.options.replies is not None:
+            path = self.options.replies
             try:
                 replies = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, ValueError) as exc:

@@ -44,7 +44,9 @@ import math
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, Literal
+
+from pydantic import Field
 
 from llmatlas.backends.base import (
     BackendInfo,
@@ -56,13 +58,11 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
-from llmatlas.backends.options import API_OPTIONS, Opt
-from llmatlas.core.errors import InputError
+from llmatlas.backends.options import APIOptions
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PROBE_PROMPT = "The capital of France is"
 PROBE_TOLERANCE = 0.1  # nats between a token's log-prob when generated and when echoed
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
 def _usage(data: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -135,24 +135,27 @@ def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int],
     return token_lps, offsets, tops
 
 
+class OpenAIOptions(APIOptions):
+    logprobs: Literal["prompt", "auto", "none"] | None = Field(
+        None, description="multiple choice by prompt log-probs (prompt), probed (auto) or by letter (none, the default)"
+    )
+
+
 class OpenAIBackend(APIBackend):
     name = "openai"
-    OPTIONS: ClassVar[dict[str, Opt]] = API_OPTIONS | {
-        "logprobs": Opt("str", "prompt log-probs for multiple choice", choices=("", "prompt", "auto", "none")),
-    }
+    options_model = OpenAIOptions
+    options: OpenAIOptions
 
     def __init__(self, target: str, **options: Any) -> None:
         super().__init__(target, **options)
-        base = self.options.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        base = self.options.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         self.base_url = str(base).rstrip("/")
-        mode = str(self.options.get("logprobs", "")).lower()
-        if mode not in ("", "prompt", "auto", "none"):
-            raise InputError(f"logprobs must be 'prompt', 'auto' or 'none', not {mode!r}", field="logprobs")
+        mode = self.options.logprobs or "none"
         self._probe_pending = mode == "auto"
         self.probe: str | None = None  # what the probe found, with the reason when it found nothing
         self.prompt_logprobs = mode == "prompt"
         self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
-        self.streaming = str(self.options.get("stream", "")).lower() in TRUE_WORDS
+        self.streaming = self.options.stream
         self.boundary_straddles = 0
         self._probe_lock = threading.Lock()
         key = api_key_from_env(self.options, "OPENAI_API_KEY")

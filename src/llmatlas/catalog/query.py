@@ -20,7 +20,7 @@ from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.catalog.loader import iter_blocks
 from llmatlas.catalog.offers import offers_for, provider_name
 from llmatlas.catalog.schema import Benchmark, Model, Price, Sourced
-from llmatlas.core.errors import InputError
+from llmatlas.core.errors import InputError, option
 
 BENCHMARK_FIELDS: tuple[str, ...] = get_args(Benchmark)
 
@@ -95,7 +95,7 @@ _CMP: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
 
 
 def _bad(msg: str, expr: str) -> InputError:
-    return InputError(f"{msg} in --where '{expr}'", field="where")
+    return InputError(f"{msg} in {option('where')} '{expr}'", field="where")
 
 
 MAX_WHERE_CHARS = 2000

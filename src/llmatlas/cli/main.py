@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from llmatlas import __version__, api
+from llmatlas.advise.requirements import example_names
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.loader import iter_blocks
-from llmatlas.catalog.offers import display_name, offer_summary, offers_for
+from llmatlas.catalog.offers import display_name
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
-from llmatlas.catalog.schema import UNDISCLOSED, Model
+from llmatlas.catalog.schema import UNDISCLOSED
 from llmatlas.cli.render import (
     UNKNOWN,
     console,
@@ -34,9 +36,8 @@ from llmatlas.cli.render import (
     print_json,
 )
 from llmatlas.core.errors import InputError, LlmatlasError
-from llmatlas.core.paths import user_models_dir
 from llmatlas.estimate.cost import CostEstimate
-from llmatlas.estimate.hardware import get_hardware, hardware_table
+from llmatlas.estimate.hardware import hardware_table
 
 app = typer.Typer(
     name="llmatlas",
@@ -64,7 +65,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LlmatlasError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/bold red] {escape(exc.for_cli())}", highlight=False, markup=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -252,14 +253,13 @@ def show(
             value += f"  [dim]({block.note})[/dim]"
         t.add_row(name, value, str(block.as_of), cat.source_url(m, block.source))
     console.print(t)
-    _print_offers(cat, m)
+    _print_offers(api.model_detail(cat, m.id).offers)
     if m.origin:
         console.print(f"[dim]from {m.origin}[/dim]")
 
 
-def _print_offers(cat: Catalog, m: Model) -> None:
+def _print_offers(offers: list[dict[str, Any]]) -> None:
     """Every API offer of the model, with its price in force, limits, state and source."""
-    offers = [offer_summary(cat, m, o) for o in offers_for(cat, m)]
     if not offers:
         console.print("[yellow]No known API offer[/yellow] (self-host: see `llmatlas fit`).")
         return
@@ -341,10 +341,6 @@ def cost(
     """
     cat = catalog()
     when = _date(on)
-    if cached_input_tokens + cache_write_tokens > input_tokens:
-        raise InputError(
-            "--cached-input-tokens plus --cache-write-tokens cannot exceed --input-tokens", field="cached_input_tokens"
-        )
     rows = []
     for mid in model_ids:
         rows.extend(
@@ -465,7 +461,6 @@ def fit(
         print_json(res.model_dump(mode="json", exclude_none=False))
         return
     est, total, fits, speed = res.estimate, res.total_bytes, res.fits, res.speed
-    hw = get_hardware(gpu) if gpu else None
     t = Table(title=f"{res.model} at {quant}, {est.context:,} tokens × batch {batch}")
     t.add_column("part")
     t.add_column("bytes", justify="right")
@@ -489,7 +484,7 @@ def fit(
         console.print(
             f"decode ≤ {num(speed.decode_tokens_per_s, '{:,.1f}')} tok/s per sequence "
             f"({speed.bound_by or 'unknown bound'}); prefill of {speed.prompt_tokens} tokens ≥ "
-            f"{num(speed.prefill_seconds, '{:.3f}')} s on {hw.name if hw else ''}"
+            f"{num(speed.prefill_seconds, '{:.3f}')} s on {res.hardware_name or ''}"
         )
         for n in speed.notes:
             console.print(f"[dim]note: {n}[/dim]")
@@ -618,12 +613,6 @@ def import_cmd(
 # --------------------------------------------------------------------------- eval / results / compare
 
 
-def _journal(path: Path | None) -> Any:
-    from llmatlas.engine.journal import Journal
-
-    return Journal(path)
-
-
 JournalOpt = Annotated[
     Path | None, typer.Option("--journal", help="Run journal (SQLite); default <user dir>/runs.sqlite.")
 ]
@@ -657,41 +646,27 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Run benchmarks on a model; resumable (run the same command again after a crash)."""
-    from llmatlas.engine.journal import Journal
-    from llmatlas.engine.results import RunResult
-    from llmatlas.engine.runner import EvalConfig, evaluate
+    from llmatlas.cli.progress import ProgressView
 
-    def export(res: RunResult, jr: Journal) -> None:
-        """--out: the result and its per-sample records, read while the journal is open."""
-        if out is None:
-            return
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{res.task}.json").write_text(res.model_dump_json(indent=2), encoding="utf-8")
-        with (out / f"{res.task}_samples.jsonl").open("w", encoding="utf-8") as f:
-            for rec in jr.samples(res.run_id):
-                f.write(rec.model_dump_json() + "\n")
-
-    cfg = EvalConfig(
-        limit=limit,
-        num_fewshot=num_fewshot,
-        chunk=chunk,
-        data_dir=str(data_dir) if data_dir else None,
-        samples=samples,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        catalog_id=catalog_id,
-        catalog=catalog(),
-    )
     names = [t.strip() for t in task.split(",") if t.strip()]
-    results = evaluate(
-        model,
-        names,
-        cfg,
-        judge=judge,
-        journal_path=journal,
-        console=None if json_out else err_console,
-        on_result=export,
-    )
+    with ProgressView(None if json_out else err_console) as view:
+        results = api.evaluate(
+            model,
+            names,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            chunk=chunk,
+            data_dir=str(data_dir) if data_dir else None,
+            samples=samples,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            judge=judge,
+            catalog_dirs=_State.catalog_dirs,
+            catalog_id=catalog_id,
+            journal_path=journal,
+            on_event=view,
+            out_dir=out,
+        )
     if json_out:
         data = [r.model_dump(mode="json") for r in results]
         print_json(data[0] if len(data) == 1 else data)
@@ -722,21 +697,7 @@ def eval_cmd(
 @handle_errors
 def tasks(json_out: JsonOpt = False) -> None:
     """Available benchmarks and where their data is found."""
-    from llmatlas.tasks.datasets import find_file
-    from llmatlas.tasks.registry import TASKS
-
-    rows: list[dict[str, Any]] = []
-    for name, t in TASKS.items():
-        path = find_file(t.files)
-        rows.append(
-            {
-                "task": name,
-                "metrics": list(t.metrics),
-                "num_fewshot": t.num_fewshot,
-                "local_file": str(path) if path else None,
-                "hub": (t.hub[0] if t.hub else None) or None,
-            }
-        )
+    rows = [r.model_dump() for r in api.tasks()]
     if json_out:
         print_json(rows)
         return
@@ -757,29 +718,19 @@ def tasks(json_out: JsonOpt = False) -> None:
 @handle_errors
 def results(journal: JournalOpt = None, json_out: JsonOpt = False) -> None:
     """Runs in the journal with their scores."""
-    jr = _journal(journal)
-    try:
-        runs = jr.runs()
-    finally:
-        jr.close()
+    runs = api.list_runs(journal)
     if json_out:
-        print_json([{**r, "result": r["result"].model_dump(mode="json") if r["result"] else None} for r in runs])
+        print_json([r.model_dump(mode="json") for r in runs])
         return
     t = Table(title=f"Runs ({len(runs)})")
     for col in ("run", "created", "model", "task", "status", "n", "scores (± stderr)"):
         t.add_column(col, overflow="fold", no_wrap=col in ("run", "created", "n"))
     for r in runs:
-        res = r["result"]
+        res = r.result
         scores = "  ".join(f"{k} {m.value:.3f}±{m.stderr or 0:.3f}" for k, m in res.metrics.items()) if res else ""
-        t.add_row(
-            r["run_id"],
-            r["created"][:16].replace("T", " "),
-            r["model"],
-            r["task"],
-            r["status"],
-            str(r["samples"]),
-            scores,
-        )
+        if r.error:
+            scores = f"[red]{escape(r.error)}[/red]"
+        t.add_row(r.run_id, r.created[:16].replace("T", " "), r.model, r.task, r.status, str(r.samples), scores)
     console.print(t)
 
 
@@ -820,16 +771,9 @@ def judge_pairwise(
     json_out: JsonOpt = False,
 ) -> None:
     """Pairwise judgement of two MT-Bench runs, each turn judged in both orders to cancel position bias."""
-    from llmatlas.backends.registry import load_backend
-    from llmatlas.tasks.mt_bench import compare_runs_pairwise, pairwise_cli_summary
+    from llmatlas.tasks.mt_bench import pairwise_cli_summary
 
-    judge_backend = load_backend(judge)
-    jr = _journal(journal)
-    try:
-        result = compare_runs_pairwise(jr, run_a, run_b, judge_backend, resamples=resamples)
-    finally:
-        judge_backend.close()
-        jr.close()
+    result = api.judge_pairwise(run_a, run_b, judge, resamples=resamples, journal_path=journal)
     if json_out:
         print_json(result.model_dump(mode="json"))
         return
@@ -844,10 +788,7 @@ def judge_pairwise(
 def recommend(
     requirements: Annotated[
         Path,
-        typer.Argument(
-            help="Requirements YAML, or a packaged example's name: customer_support_chatbot, chinese_app, "
-            "onprem_code_assistant, medical_assistant, bulk_classification."
-        ),
+        typer.Argument(help=f"Requirements YAML, or a packaged example's name: {', '.join(example_names())}."),
     ],
     report: Annotated[
         list[Path] | None,
@@ -872,28 +813,23 @@ def recommend(
     json_out: JsonOpt = False,
 ) -> None:
     """Turn a requirements file into a ranked, explained shortlist, with reports."""
-    from llmatlas.cli.recommend import run_recommend
-    from llmatlas.report import render_terminal, write_report
+    from llmatlas.cli.progress import ProgressView
+    from llmatlas.cli.recommend import progress_lines, show_recommendation
 
-    rec = run_recommend(
-        requirements,
-        catalog(),
-        as_of=_date(as_of),
-        use_store=not no_measured,
-        evaluate=evaluate,
-        eval_models=eval_model,
-        eval_limit=eval_limit,
-        data_dir=data_dir,
-        console=None if json_out else console,
-    )
-    for p in report or []:
-        write_report(rec, p)
-    if json_out:
-        print_json(rec.model_dump(mode="json"))
-        return
-    render_terminal(rec, console)
-    for p in report or []:
-        console.print(f"report written: [bold]{p}[/bold]")
+    with ProgressView(None if json_out or not evaluate else console) as view:
+        rec = api.recommend(
+            requirements,
+            catalog(),
+            as_of=_date(as_of),
+            use_store=not no_measured,
+            eval_shortlist=evaluate,
+            eval_models=eval_model,
+            eval_limit=eval_limit,
+            data_dir=data_dir,
+            on_message=None if json_out else progress_lines(console),
+            on_event=view,
+        )
+    show_recommendation(rec, report or [], console, json_out=json_out)
 
 
 # --------------------------------------------------------------------------- serve
@@ -978,11 +914,8 @@ def catalog_check(
     """Where the datasets agree with the catalog, where they disagree (both values, sources and
     dates), and which models and offers they have that the catalog lacks."""
     from llmatlas.cli.market import render_check
-    from llmatlas.market.check import check
-    from llmatlas.market.load import load_snapshot
 
-    snaps = [load_snapshot(name, file=path) for name, path in _sources(sources or ["genai-prices"])]
-    rep = check(snaps, catalog())
+    rep = api.check_catalog(catalog(), _sources(sources or ["genai-prices"]))
     if json_out:
         print_json(rep.model_dump(mode="json"))
     else:
@@ -1004,13 +937,10 @@ def catalog_sync(
     """Write labelled proposals (offers, and models with --models) for what the catalog lacks into the
     user catalog (sync-DATASET-*.yaml); conflicts with curated facts are listed, never applied."""
     from llmatlas.cli.market import render_sync
-    from llmatlas.market.load import load_snapshot
-    from llmatlas.market.sync import overlay_paths, write_overlay
 
-    snap = load_snapshot(source, file=file, url=url)
-    directory = user_models_dir()
-    cat = load_catalog(_State.catalog_dirs, skip=overlay_paths(directory, snap.dataset))
-    res = write_overlay(snap, cat, directory, with_models=models, dry_run=dry_run)
+    res = api.sync_catalog(
+        source, file=file, url=url, catalog_dirs=_State.catalog_dirs, with_models=models, dry_run=dry_run
+    )
     if json_out:
         print_json(res.model_dump(mode="json"))
     else:

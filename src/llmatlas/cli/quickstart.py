@@ -8,9 +8,7 @@ the advisor's report for the customer-support chatbot example.
 
 from __future__ import annotations
 
-import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +16,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llmatlas import api
-from llmatlas.backends.embedded import EMBEDDED_CATALOG_ID, INSTALL_HINT, smollm2_path
+from llmatlas.backends.embedded import EMBEDDED_ALIAS, EMBEDDED_CATALOG_ID, smollm2_path
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.query import select
+from llmatlas.catalog.schema import Model
 from llmatlas.cli.render import console, context, gib, money, params, print_json
-from llmatlas.core.errors import LlmatlasError
-from llmatlas.estimate.memory import estimate_memory
 
-PROMPT = "In two sentences, why does grouped-query attention shrink the KV cache?"
+PROMPT = api.SPEED_PROMPT
 
 
-def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise LlmatlasError(f"running the embedded model needs llama-cpp-python: {INSTALL_HINT}") from exc
-    threads = max(1, os.cpu_count() or 1)
-    t0 = time.perf_counter()
-    llm: Any = Llama(model_path=path, n_ctx=1024, n_threads=threads, seed=0, verbose=False)
-    load_s = time.perf_counter() - t0
-    messages = [{"role": "user", "content": PROMPT}]
-    text, n, first = "", 0, None
+def _generate(tokens: int, quiet: bool, entry: Model) -> dict[str, Any]:
+    """The speed check on the embedded model, with a progress bar of the tokens as they come."""
     with Progress(
         TextColumn("[bold]generating[/bold]"),
         BarColumn(),
@@ -49,35 +37,13 @@ def _generate(path: str, tokens: int, quiet: bool) -> dict[str, Any]:
         transient=True,
     ) as bar:
         task = bar.add_task("gen", total=tokens)
-        start = time.perf_counter()
-        for chunk in llm.create_chat_completion(
-            messages=messages,
-            max_tokens=tokens,
-            temperature=0.0,
-            stream=True,
-        ):
-            delta = chunk["choices"][0]["delta"].get("content")
-            if delta:
-                if first is None:
-                    first = time.perf_counter() - start
-                text += str(delta)
-                n += 1
-                bar.update(task, completed=n)
-        total = time.perf_counter() - start
-    decode_s = total - (first or 0.0)
-    return {
-        "load_seconds": load_s,
-        "ttft_seconds": first,
-        "output_tokens": n,
-        "decode_tokens_per_s": (n - 1) / decode_s if n > 1 and decode_s > 0 else None,
-        "threads": threads,
-        "text": text.strip(),
-    }
+        check = api.speed_check(EMBEDDED_ALIAS, tokens, prompt=PROMPT, model=entry, on_text=lambda _: bar.advance(task))
+    return check.model_dump(mode="json")
 
 
 def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
+    from llmatlas.cli.progress import ProgressView
     from llmatlas.engine.journal import default_path
-    from llmatlas.engine.runner import EvalConfig, evaluate
     from llmatlas.tasks.datasets import find_file, packaged_sample
 
     if not quiet:
@@ -90,9 +56,8 @@ def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
         limit = min(limit, 50)
         if not quiet:
             console.print("[dim]no ARC data folder found: using the 50-question sample shipped with llmatlas[/dim]")
-    (res,) = evaluate(
-        "smollm2", ["arc_easy"], EvalConfig(limit=limit, data_dir=data_dir), console=None if quiet else console
-    )
+    with ProgressView(None if quiet else console) as view:
+        (res,) = api.evaluate("smollm2", ["arc_easy"], limit=limit, data_dir=data_dir, on_event=view)
     if not quiet:
         acc, norm = res.metrics["acc"], res.metrics["acc_norm"]
         console.print(
@@ -105,13 +70,12 @@ def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
 
 def _advise(cat: Catalog, report_dir: Path | None, quiet: bool) -> dict[str, Any]:
     """The advisor on the book chapter's chatbot example: a ranked shortlist and its reports."""
-    from llmatlas.cli.recommend import run_recommend
     from llmatlas.core.paths import user_dir
     from llmatlas.report import render_terminal, write_report
 
     if not quiet:
         console.rule("[bold]5. Recommend: the customer-support chatbot example[/bold]")
-    rec = run_recommend("customer_support_chatbot", cat)
+    rec = api.recommend("customer_support_chatbot", cat)
     folder = report_dir or user_dir() / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / "customer_support_chatbot.html", folder / "customer_support_chatbot.md"]
@@ -153,9 +117,10 @@ def run_quickstart(
         console.print(t)
     # 2. Import the embedded GGUF.
     path = smollm2_path()
-    m = api.import_model(path, "smollm2-local", save=False).entry
+    imported = api.import_model(path, "smollm2-local", save=False, context=8192)
+    m, mem = imported.entry, imported.memory
+    assert mem is not None  # asked for with a context
     q = m.quantizations[0]
-    mem = estimate_memory(m, quant=q.name, context=8192, bpw=q.bits_per_weight)
     out["import"] = {
         "file": str(path),
         "params_b": m.total_params_b,
@@ -189,13 +154,8 @@ def run_quickstart(
     # 3. Run it and calibrate the speed model.
     if not quiet:
         console.rule("[bold]3. Run it with llama-cpp-python (offline)[/bold]")
-    gen = _generate(str(path), tokens, quiet)
-    kv_short = estimate_memory(m, quant=q.name, context=64, bpw=q.bits_per_weight).kv_cache_bytes
-    per_token = (mem.weights_bytes or 0) + (kv_short or 0)
-    rate = gen["decode_tokens_per_s"]
-    eff_bw = rate * per_token / 1e9 if rate else None
-    gen["bytes_read_per_token"] = per_token
-    gen["effective_bandwidth_gb_s"] = eff_bw
+    gen = _generate(tokens, quiet, m)
+    rate, per_token, eff_bw = gen["decode_tokens_per_s"], gen["bytes_read_per_token"], gen["effective_bandwidth_gb_s"]
     out["generation"] = gen
     if not quiet:
         console.print(f"[italic]{PROMPT}[/italic]")
@@ -205,7 +165,7 @@ def run_quickstart(
             f"load {gen['load_seconds']:.2f}s, first token {ttft * 1000 if ttft else float('nan'):.0f} ms, "
             f"{gen['output_tokens']} tokens at {rate or float('nan'):.1f} tok/s on {gen['threads']} threads"
         )
-        if eff_bw:
+        if eff_bw and per_token:
             console.print(
                 f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
                 "effective; use it to calibrate `llmatlas fit --gpu` bounds"

@@ -1,76 +1,38 @@
-"""``llmatlas recommend``: requirements file → ranked, explained shortlist → reports."""
+"""``llmatlas recommend``'s output: ``--eval``'s progress lines, the reports and the terminal view.
+
+The recommendation itself is :func:`llmatlas.api.recommend`'s.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from llmatlas.advise.advisor import recommend
-from llmatlas.advise.evaluate import parse_mapping, plan_evals, run_evals
-from llmatlas.advise.measured import api_speed, best_measurements, stored_results
-from llmatlas.advise.requirements import load_requirements
 from llmatlas.advise.schema import Recommendation
-from llmatlas.catalog.catalog import Catalog
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "advise" / "examples"
+from llmatlas.cli.render import print_json
 
 
-def example_names() -> list[str]:
-    return sorted(p.stem for p in EXAMPLES.glob("*.yaml"))
+def progress_lines(console: Console) -> Callable[[str], None]:
+    """Where ``api.recommend`` sends its progress lines: dimmed on ``console``, as plain text."""
+
+    def show(line: str) -> None:
+        console.print(f"[dim]{escape(line)}[/dim]", highlight=False)
+
+    return show
 
 
-def resolve_requirements(path: str | Path) -> Path:
-    """A requirements file, or the name of a packaged example (``customer_support_chatbot``)."""
-    p = Path(path)
-    if p.exists() or p.suffix:
-        return p
-    example = EXAMPLES / f"{p.name}.yaml"
-    return example if example.exists() else p
+def show_recommendation(rec: Recommendation, reports: list[Path], console: Console, *, json_out: bool = False) -> None:
+    """Write the reports (Markdown, HTML or JSON by suffix), then the JSON or the terminal view."""
+    from llmatlas.report import render_terminal, write_report
 
-
-def run_recommend(
-    path: str | Path,
-    cat: Catalog,
-    *,
-    use_store: bool = True,
-    evaluate: bool = False,
-    eval_models: list[str] | None = None,
-    eval_limit: int | None = 100,
-    data_dir: str | None = None,
-    console: Console | None = None,
-    as_of: dt.date | None = None,
-) -> Recommendation:
-    """Rank the catalog for a requirements file; with ``evaluate``, measure the shortlist first.
-
-    ``as_of`` replays the decision on a past date (it overrides the file's own ``as_of``).
-    """
-    path = resolve_requirements(path)
-    req = load_requirements(path)
-    if as_of is not None:
-        req = req.model_copy(update={"as_of": as_of})
-    mapping = parse_mapping(eval_models or [], cat)
-    results = stored_results() if use_store else []
-    measured = best_measurements(results, cat)
-    speeds = api_speed(results, cat)
-    rec = recommend(req, cat, measurements=measured, api_speeds=speeds, requirements_path=path)
-    if not evaluate:
-        return rec
-    plan = plan_evals(rec.shortlist, req.task_weights, mapping, cat)
-    if console is not None:
-        for why in plan.skipped:
-            console.print(f"[dim]--eval: skipped {why}[/dim]")
-        if plan.runs:
-            console.print(f"--eval: {len(plan.runs)} runs ({eval_limit or 'all'} items each) on the shortlist")
-    new, problems = run_evals(plan, cat, eval_limit, data_dir, console)
-    for m in new:
-        measured[(m.model, m.benchmark)] = m  # this run's figure, whatever the store had
-    rec = recommend(req, cat, measurements=measured, api_speeds=speeds, requirements_path=path)
-    rec.extra["eval"] = {
-        "runs": [m.run_id for m in new],
-        "skipped": plan.skipped,
-        "problems": problems,
-        "limit": eval_limit,
-    }
-    return rec
+    for p in reports:
+        write_report(rec, p)
+    if json_out:
+        print_json(rec.model_dump(mode="json"))
+        return
+    render_terminal(rec, console)
+    for p in reports:
+        console.print(f"report written: [bold]{p}[/bold]")

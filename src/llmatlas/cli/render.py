@@ -10,9 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 
+from llmatlas import api
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.offers import offer_summary, offers_for
 from llmatlas.catalog.schema import UNDISCLOSED, Model
 from llmatlas.core import format as fmt
 
@@ -63,12 +62,10 @@ def print_json(data: Any) -> None:
 
 
 def model_json(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, Any]:
-    """A model with every block's source expanded to its URL and title, and its status on ``on``."""
-    out = cat.dump(m, titles=True)
-    state = lifecycle_on(m, on)
-    out["status"] = {**state.model_dump(mode="json"), "text": state.text()}
-    out["offers"] = [offer_summary(cat, m, o, on) for o in offers_for(cat, m)]
-    return out
+    """A model with every block's source expanded to its URL and title, its status on ``on`` and its
+    offers: the web's model page (``api.model_detail``) in the shape `show --json` has always had."""
+    detail = api.model_detail(cat, m.id, on)
+    return {**detail.facts, "status": detail.lifecycle, "offers": detail.offers}
 
 
 def performance_line(result: Any) -> str:

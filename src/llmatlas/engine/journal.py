@@ -22,7 +22,7 @@ from typing import Any
 from llmatlas.core.errors import InputError
 from llmatlas.core.paths import user_dir
 from llmatlas.core.sqlite import Migration, connect, migrate, transaction
-from llmatlas.engine.results import RunResult, SampleRecord
+from llmatlas.engine.results import RunRecord, RunResult, SampleRecord
 
 MIGRATIONS: tuple[Migration, ...] = (
     (
@@ -47,6 +47,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     CREATE INDEX samples_by_seq ON samples(run_id, seq);
     """,
     ),
+    ("record why a run failed", "ALTER TABLE runs ADD COLUMN error TEXT;"),
 )
 
 
@@ -115,7 +116,17 @@ class Journal:
                 "INSERT OR IGNORE INTO runs(run_id, created, model, task, config) VALUES (?,?,?,?,?)",
                 (run_id, dt.datetime.now(dt.UTC).isoformat(), model, task, json.dumps(config, default=str)),
             )
-        return cur.rowcount == 0
+            resumed = cur.rowcount == 0
+            if resumed:  # a failed run started again is running again
+                self.db.execute(
+                    "UPDATE runs SET status='running', error=NULL WHERE run_id=? AND status='failed'", (run_id,)
+                )
+        return resumed
+
+    def fail(self, run_id: str, error: str) -> None:
+        """Mark a run stopped by an error; what it journaled stays, and the same command resumes it."""
+        with self.tx():
+            self.db.execute("UPDATE runs SET status='failed', error=? WHERE run_id=?", (error[:2000], run_id))
 
     def done_ids(self, run_id: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT doc_id FROM samples WHERE run_id=?", (run_id,))}
@@ -150,23 +161,23 @@ class Journal:
             raise InputError(f"run '{run_id}' has not finished; run the same command again to resume", field="run")
         return RunResult.model_validate_json(row[0])
 
-    def runs(self) -> list[dict[str, Any]]:
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, with its spec, progress, status and (when finished) result."""
         rows = self.db.execute(
-            "SELECT r.run_id, r.created, r.model, r.task, r.status, r.result, "
+            "SELECT r.run_id, r.created, r.model, r.task, r.status, r.config, r.error, r.result, "
             "(SELECT COUNT(*) FROM samples s WHERE s.run_id = r.run_id) FROM runs r ORDER BY r.created"
         )
-        out = []
-        for run_id, created, model, task, status, result, n in rows:
-            res = RunResult.model_validate_json(result) if result else None
-            out.append(
-                {
-                    "run_id": run_id,
-                    "created": created,
-                    "model": model,
-                    "task": task,
-                    "status": status,
-                    "samples": n,
-                    "result": res,
-                }
+        return [
+            RunRecord(
+                run_id=run_id,
+                created=created,
+                model=model,
+                task=task,
+                status=status,
+                spec=json.loads(config),
+                samples=n,
+                error=error,
+                result=RunResult.model_validate_json(result) if result else None,
             )
-        return out
+            for run_id, created, model, task, status, config, error, result, n in rows
+        ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,6 +112,32 @@ class RunResult(BaseModel):
     complete: bool = True
     errors: int = 0
     performance: Performance | None = None
+
+
+RunStatus = Literal["running", "complete", "partial", "failed"]
+
+
+class RunRecord(BaseModel):
+    """A run as the journal knows it: what was run (its spec), how far it got, how it ended.
+
+    ``spec`` is the run's identity (model, task, limit, shots, generation settings, data hash) —
+    the same settings give the same ``run_id`` and resume the run. ``status`` is ``running`` until
+    the run finishes (``complete``, or ``partial`` when some items could not be scored) or stops on
+    an error (``failed``, with ``error``); a process killed outright leaves it ``running``, and the
+    same command resumes it.
+    """
+
+    model_config = ConfigDict(ser_json_inf_nan="strings")
+
+    run_id: str
+    created: str  # ISO 8601 as the journal wrote it
+    model: str
+    task: str
+    status: RunStatus
+    spec: dict[str, Any] = Field(default_factory=dict)
+    samples: int  # samples journaled so far
+    error: str | None = None
+    result: RunResult | None = None
 
 
 class PairedComparison(BaseModel):

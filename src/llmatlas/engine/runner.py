@@ -1,30 +1,29 @@
-"""Run a task against a backend: resumable, journaled sample by sample, with a progress bar.
+"""The one run loop: any task (log-likelihood or generation) on a backend, journaled and resumable.
 
-Docs are scored in chunks; each chunk's samples are committed to the journal in one transaction
-before the next chunk starts. A killed run started again skips what the journal holds.
+Samples are run in steps (a backend's preferred chunk for log-likelihood, an API pool's concurrency
+for generation); each step's records are committed to the journal in one transaction before the
+next starts, so a killed run started again skips what the journal holds. Progress goes out as
+events (``engine/events.py``); the engine draws nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from llmatlas.backends.base import Backend, MCQuestion
-from llmatlas.core.errors import InputError
+from llmatlas.backends.base import Backend
+from llmatlas.core.errors import InputError, option
+from llmatlas.engine.events import OnEvent, RunFinished, RunStarted, SamplesScored, StepSaved, ignore
 from llmatlas.engine.journal import Journal, fingerprint
+from llmatlas.engine.outputs import Pricer, performance
 from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
 from llmatlas.engine.stats import mean_stderr
-from llmatlas.tasks.base import Doc
-from llmatlas.tasks.generation import GenerationTask
-from llmatlas.tasks.multiple_choice import LocalOrHubTask, limit_docs
 from llmatlas.tasks.registry import get_task
+from llmatlas.tasks.task import Step, Task
 
 if TYPE_CHECKING:
     from llmatlas.catalog.catalog import Catalog
@@ -41,51 +40,8 @@ class EvalConfig:
     max_tokens: int | None = None
     judge: Backend | None = None  # judged tasks (MT-Bench, rubric scorers)
     catalog_id: str | None = None  # price the run with this catalog model (API cost)
-    catalog: Catalog | None = None  # the catalog to price with (the CLI's, with its --catalog folders)
-
-
-class ItemsPerSecond(TextColumn):
-    """Progress column: items/s over the run so far."""
-
-    def __init__(self) -> None:
-        super().__init__("")
-
-    def render(self, task: Any) -> Any:
-        from rich.text import Text
-
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.1f} items/s" if speed else "… items/s", style="cyan")
-
-
-def progress_bar(name: str, console: Console | None) -> Progress:
-    """The run's bar: items done of total, items/s and ETA; silent without a console (--json)."""
-    return Progress(
-        TextColumn(f"[bold]{name}[/bold]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        ItemsPerSecond(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-        disable=console is None,
-        transient=False,
-    )
-
-
-def _record(task: LocalOrHubTask, doc: Doc, context: str, scores: list[Any]) -> SampleRecord:
-    metrics = task.score(doc, scores)
-    return SampleRecord(
-        doc_id=doc.id,
-        prompt=context,
-        choices=list(doc.choices),
-        logprobs=[s.logprob for s in scores],
-        n_tokens=[s.n_tokens for s in scores],
-        greedy=[s.greedy for s in scores],
-        prediction=task.prediction(scores),
-        gold=list(doc.gold) if isinstance(doc.gold, tuple) else doc.gold,
-        metrics=metrics,
-        group=doc.group,
-    )
+    catalog: Catalog | None = None  # the catalog to price with, when the caller has it loaded
+    catalog_dirs: tuple[str, ...] = ()  # else: extra catalog folders, loaded only if a run needs a price
 
 
 def _failed_requests(backend: Backend) -> int:
@@ -96,22 +52,27 @@ def _failed_requests(backend: Backend) -> int:
     return int(stats().get("errors", 0))
 
 
-def _size(question: MCQuestion) -> int:
-    """Characters a backend scores for a question: the context and every continuation (a packed row)."""
-    return len(question.context) + sum(len(c) for c in question.continuations)
-
-
 def summarize(
-    task: LocalOrHubTask, records: list[SampleRecord]
+    task: Task[Any], records: Sequence[SampleRecord]
 ) -> tuple[dict[str, Metric], dict[str, dict[str, Metric]]]:
+    """Each metric's mean and standard error over the samples that have it, overall and per group."""
     if not records:
         raise InputError(f"task {task.name}: no samples were scored", field="task")
-    metrics = {m: mean_stderr([r.metrics[m] for r in records]) for m in task.metrics}
-    groups: dict[str, dict[str, Metric]] = {}
-    for g in sorted({r.group for r in records if r.group}):
-        rs = [r for r in records if r.group == g]
-        groups[g] = {m: mean_stderr([r.metrics[m] for r in rs]) for m in task.metrics}
-    return metrics, groups
+    groups = {
+        g: _metrics(task, [r for r in records if r.group == g]) for g in sorted({r.group for r in records if r.group})
+    }
+    return _metrics(task, records), groups
+
+
+def _metrics(task: Task[Any], records: Sequence[SampleRecord]) -> dict[str, Metric]:
+    names = [m for m in task.metrics if any(m in r.metrics for r in records)]
+    extra = sorted({m for r in records for m in r.metrics} - set(names))
+    out = {}
+    for m in [*names, *extra]:
+        values = [r.metrics[m] for r in records if m in r.metrics]
+        if values:
+            out[m] = mean_stderr(values)
+    return out
 
 
 def evaluate(
@@ -121,14 +82,14 @@ def evaluate(
     *,
     judge: str | None = None,
     journal_path: str | Path | None = None,
-    console: Console | None = None,
-    on_result: Callable[[RunResult, Journal], None] | None = None,
+    on_event: OnEvent = ignore,
+    out_dir: Path | None = None,
 ) -> list[RunResult]:
     """Load the model a spec names (and the judge), open the journal, run each task, close them all.
 
     The one place that sequence is written: the CLI's ``eval``, the quickstart and the advisor's
-    ``--eval`` call it. Task names are checked before the model loads; ``on_result`` sees each
-    result while the journal is still open (the CLI exports its samples there).
+    ``--eval`` call it (through ``llmatlas.api``). Task names are checked before the model loads;
+    ``out_dir`` receives each result and its per-sample records as the run ends.
     """
     from llmatlas.backends.registry import load_backend
 
@@ -142,10 +103,10 @@ def evaluate(
         journal = Journal(journal_path)
         results = []
         for name in tasks:
-            res = run_task(backend, name, replace(config, judge=judge_backend), journal, console=console)
+            res = run_task(backend, name, replace(config, judge=judge_backend), journal, on_event=on_event)
             results.append(res)
-            if on_result is not None:
-                on_result(res, journal)
+            if out_dir is not None:
+                export(res, journal, out_dir)
         return results
     finally:
         backend.close()
@@ -155,64 +116,83 @@ def evaluate(
             journal.close()
 
 
+def export(result: RunResult, journal: Journal, out_dir: Path) -> None:
+    """``<task>.json`` (the result) and ``<task>_samples.jsonl`` (every sample's record, in item order)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{result.task}.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    with (out_dir / f"{result.task}_samples.jsonl").open("w", encoding="utf-8") as f:
+        for rec in journal.samples(result.run_id):
+            f.write(rec.model_dump_json() + "\n")
+
+
 def run_task(
     backend: Backend,
     task_name: str,
     config: EvalConfig,
     journal: Journal,
-    console: Console | None = None,
-    on_chunk: Callable[[int], None] | None = None,
+    on_event: OnEvent = ignore,
 ) -> RunResult:
     """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
     task = get_task(task_name, config.num_fewshot)
-    if isinstance(task, GenerationTask):
-        from llmatlas.engine.generation import run_generation
-
-        return run_generation(backend, task, config, journal, console, on_chunk)
-    loaded = task.load(config.data_dir)
-    docs = limit_docs(task, loaded.docs, config.limit)
-    if not docs:
+    task.configure(config.samples, config.temperature, config.max_tokens)
+    if task.needs_judge and config.judge is None:
+        raise InputError(f"task {task.name} needs a judge model: give {option('judge')} BACKEND:MODEL", field="judge")
+    dataset = task.load(config.data_dir)
+    samples = task.select(dataset.samples, config.limit)
+    if not samples:
         raise InputError(f"task {task.name}: no documents found", field="task")
+    prompts = task.prompts(samples, dataset.fewshot)  # over the kept samples, in order: lm-eval's few-shot draws
     info = backend.info()
+    judge = config.judge.info() if config.judge else None
     ident = {
         "model": info.identity(),
         "task": task.name,
         "limit": config.limit,
         "num_fewshot": task.num_fewshot,
-        "data_sha256": loaded.source.sha256 or loaded.source.location,
+        **task.identity(judge.identity() if judge else None),
+        "data_sha256": dataset.source.sha256 or dataset.source.location,
     }
     run_id = fingerprint(ident)
     resumed = journal.start(run_id, info.model, task.name, ident)
     done = journal.done_ids(run_id)
-    todo = [(i, d) for i, d in enumerate(docs) if d.id not in done]
-    questions_all = {i: task.question(d, task.fewshot_for(d, loaded.fewshot)) for i, d in todo}
-    # Longest first across the whole run, not only within a chunk: a chunk then holds questions of
-    # similar length, so a backend's batches carry little padding (the journal keeps the doc order).
-    todo.sort(key=lambda item: -_size(questions_all[item[0]]))
+    todo = sorted((i for i, d in enumerate(samples) if d.id not in done), key=lambda i: -task.size(prompts[i]))
+    host = info.details.get("host")
+    pricer = (
+        Pricer(
+            config.catalog_id or info.model,
+            info.backend,
+            explicit=config.catalog_id is not None,
+            catalog=config.catalog,
+            catalog_dirs=config.catalog_dirs,
+            host=host if isinstance(host, str) else None,
+        )
+        if task.method == "generation"
+        else Pricer(None, info.backend)  # scores, not outputs: nothing to price
+    )
+    step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
+    size = config.chunk or task.step_size(backend)
+    on_event(RunStarted(task.name, run_id, info.model, len(samples), len(samples) - len(todo), resumed))
     start = time.perf_counter()
-    with progress_bar(task.name, console) as bar:
-        ptask = bar.add_task(task.name, total=len(docs), completed=len(docs) - len(todo))
-        step = config.chunk or backend.preferred_chunk
-        for k in range(0, len(todo), step):
-            chunk = todo[k : k + step]
-            questions = [questions_all[i] for i, _ in chunk]
-            scores = backend.loglikelihood(questions, progress=lambda n: bar.advance(ptask, n))
-            scored = [
-                (i, _record(task, d, q.context, s)) for (i, d), q, s in zip(chunk, questions, scores, strict=True)
-            ]
-            journal.add_samples(run_id, scored)
-            if on_chunk:
-                on_chunk(k + len(chunk))
+    try:
+        for k in range(0, len(todo), size):
+            idx = todo[k : k + size]
+            records = task.run_step(backend, [samples[i] for i in idx], [prompts[i] for i in idx], step)
+            journal.add_samples(run_id, list(zip(idx, records, strict=True)))
+            on_event(StepSaved(task.name, run_id, k + len(idx), len(todo)))
+    except Exception as exc:  # the journal says why; what was scored stays, and a rerun resumes
+        journal.fail(run_id, f"{type(exc).__name__}: {exc}")
+        raise
     seconds = time.perf_counter() - start
     records = journal.samples(run_id)
     metrics, groups = summarize(task, records)
+    perf = performance(records, pricer) if task.method == "generation" else None
     result = RunResult(
         run_id=run_id,
         model=info.model,
         backend=info.backend,
         backend_details=info.details,
         task=task.name,
-        method=backend.mc_method,
+        method=task.method_on(backend),
         n=len(records),
         metrics=metrics,
         groups=groups,
@@ -220,13 +200,18 @@ def run_task(
         config={
             "limit": config.limit,
             "num_fewshot": task.num_fewshot,
+            **task.settings(dataset),
+            **({"judge": judge.model if judge else None} if task.method == "generation" else {}),
+            **({"catalog_id": config.catalog_id} if config.catalog_id else {}),
             "resumed": resumed,
             "scored_this_session": len(todo),
         },
-        data={"kind": loaded.source.kind, "location": loaded.source.location, "sha256": loaded.source.sha256},
+        data={"kind": dataset.source.kind, "location": dataset.source.location, "sha256": dataset.source.sha256},
         created=dt.datetime.now(dt.UTC),
-        complete=len(records) == len(docs),
-        errors=_failed_requests(backend),
+        complete=len(records) == len(samples),
+        errors=perf.errors if perf is not None else _failed_requests(backend),
     )
+    result.performance = perf
     journal.finish(result)
+    on_event(RunFinished(task.name, run_id, result))
     return result

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from urllib.parse import urljoin
 
-from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError, option
 from llmatlas.market.readers import read_genai_prices, read_litellm, read_models_dev, read_openrouter
 from llmatlas.market.records import DATASETS, Snapshot
 
@@ -39,7 +39,10 @@ def load_snapshot(
     name = dataset_name(dataset)
     if name == "genai-prices":
         if file is not None or url is not None:
-            raise InputError("genai-prices is read from its installed package; give no --file or --url", field="file")
+            raise InputError(
+                f"genai-prices is read from its installed package; give no {option('file')} or {option('url')}",
+                field="file",
+            )
         return read_genai_prices()
     if file is not None:
         p = Path(file).expanduser()
@@ -94,7 +97,7 @@ def fetch_json(url: str, dataset: str) -> dict[str, object]:
     from llmatlas.backends.http import HTTPPool  # the backends' client: retries, backoff, redaction
 
     if not url.startswith(("http://", "https://")):
-        raise InputError(f"{dataset}: --url must be http(s)://…", field="url")
+        raise InputError(f"{dataset}: {option('url')} must be http(s)://…", field="url")
     pool = HTTPPool(
         url, {"Accept": "application/json"}, concurrency=1, max_attempts=ONLINE_ATTEMPTS, timeout_s=ONLINE_TIMEOUT_S
     )

@@ -8,6 +8,6 @@ See docs/sandbox.md for the threat model and what each layer defends against.
 """
 
 from llmatlas.sandbox.limits import SandboxLimits, SandboxResult, SandboxStatus
-from llmatlas.sandbox.runner import run_check, run_many
+from llmatlas.sandbox.supervisor import run_check, run_many
 
 __all__ = ["SandboxLimits", "SandboxResult", "SandboxStatus", "run_check", "run_many"]

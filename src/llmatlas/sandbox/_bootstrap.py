@@ -1,13 +1,13 @@
 """Sandbox bootstrap: builds the cage around one check, then runs the judge inside it.
 
-runner.py starts this file's source as ``python -I -S -c <source> <marshalled config, hex>`` (stdlib only: the
+supervisor.py starts this file's source as ``python -I -S -c <source> <marshalled config, hex>`` (stdlib only: the
 package is not importable there). It runs with the caller's privileges, so it is trusted code and never runs anything
 untrusted itself. Steps: enter new namespaces when the kernel allows (pid, net, mount, ipc, uts; plus user when not
 root), become non-dumpable (no process of the sandbox uid may ptrace it or read its memory), fork an init process
 (pid 1 of the new pid namespace: when it exits, the kernel kills everything left inside), make the filesystem
 read-only except the work dir, then fork the judge (see _judge.py): rlimits, drop root to an unprivileged uid,
 no_new_privs, non-dumpable again, and run the judge's source in that process. The judge's exit status is passed up
-unchanged as init's and the bootstrap's own, so the runner learns it from waitpid, which nothing in the sandbox can
+unchanged as init's and the bootstrap's own, so the supervisor learns it from waitpid, which nothing in the sandbox can
 forge. What it managed to set up goes back as length-prefixed marshal records on the private status pipe (marshal,
 not json: importing json costs more than the rest of the start-up).
 """

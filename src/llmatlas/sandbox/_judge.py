@@ -6,11 +6,11 @@ of the same uid that lacks CAP_SYS_PTRACE — whatever path or dir_fd it uses. T
 
 1. forks and execs the worker (a fresh interpreter: no copy of this process's memory) *before* reading the job,
    so the nonce never exists in the worker's address space, even as a stale copy;
-2. reads the job (nonce, program, test) from the runner's pipe; sends the program to the worker;
+2. reads the job (nonce, program, test) from the supervisor's pipe; sends the program to the worker;
 3. gets back the program's top-level names as plain data or handles (see _wire.py) and runs the test against
    proxies (`Remote`) that forward calls to the worker and decode what comes back as data;
 4. kills and reaps the worker, writes "<nonce> <status> <isolation> <detail>" to the verdict pipe and exits with
-   status 0 only for a pass. The runner needs both: the line, and the exit status that reaches it through waitpid
+   status 0 only for a pass. The supervisor needs both: the line, and the exit status that reaches it through waitpid
    (bootstrap and init pass it up), which no other process can forge.
 
 Nothing the worker sends is executed or trusted: a wrong reply makes the test fail, a broken frame is a failure,
@@ -182,7 +182,7 @@ def main(cfg: dict[str, Any]) -> NoReturn:
         if os.getpid() != me:  # a forked copy never gets a say
             os._exit(127)
         if status != "passed" and broken and isinstance(broken[0], WorkerGone):
-            wait_status = reap(False)  # the runner turns it into a limit, a crash or an early exit
+            wait_status = reap(False)  # the supervisor turns it into a limit, a crash or an early exit
             if wait_status is not None:
                 status, detail, exc = "died", str(wait_status), None
             else:

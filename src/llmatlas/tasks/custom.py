@@ -24,10 +24,9 @@ from llmatlas.backends.base import Backend, Generation
 from llmatlas.core.errors import InputError
 from llmatlas.core.validation import Loc, validate_located
 from llmatlas.core.yamlparse import dotted, parse_yaml
-from llmatlas.tasks.base import Doc
 from llmatlas.tasks.datasets import DataSource, read_jsonl
-from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored
-from llmatlas.tasks.multiple_choice import Loaded, LocalOrHubTask
+from llmatlas.tasks.generation import GenerationTask
+from llmatlas.tasks.multiple_choice import MultipleChoiceTask
 from llmatlas.tasks.scorers import (
     SCORERS,
     FileContext,
@@ -36,6 +35,7 @@ from llmatlas.tasks.scorers import (
     Template,
     scorer_types,
 )
+from llmatlas.tasks.task import Dataset, Sample, Score
 
 Row = dict[str, Any]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
@@ -183,8 +183,8 @@ class CustomGenerationTask(GenerationTask):
         self,
         spec: TaskFile,
         path: Path,
-        docs: list[GenDoc],
-        pool: list[GenDoc],
+        docs: list[Sample],
+        pool: list[Sample],
         source: DataSource,
         scorers: list[Scorer[Any]],
         num_fewshot: int,
@@ -216,20 +216,20 @@ class CustomGenerationTask(GenerationTask):
         self.scorers = scorers
         self.fewshot_note = fewshot_note
 
-    def load(self, data_dir: str | None = None) -> GenLoaded:
+    def load(self, data_dir: str | None = None) -> Dataset:
         """The docs rendered when the file loaded (the dataset path is relative to the task file)."""
         if not self.num_fewshot:
-            return GenLoaded(list(self.docs), [], self.source)
-        return GenLoaded(list(self.docs), list(self.pool), self.source, self.fewshot_note)
+            return Dataset(list(self.docs), [], self.source)
+        return Dataset(list(self.docs), list(self.pool), self.source, self.fewshot_note)
 
-    def fewshot_target(self, doc: GenDoc) -> str:
+    def fewshot_target(self, doc: Sample) -> str:
         return str(doc.meta.get("fewshot_answer", doc.target))
 
     def score_batch(
-        self, docs: Sequence[GenDoc], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
-    ) -> list[Scored]:
+        self, docs: Sequence[Sample], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
+    ) -> list[Score]:
         """Each scorer sees every output of the step at once; samples are combined per item."""
-        scored = [Scored({}, {}) for _ in docs]
+        scored = [Score({}, {}) for _ in docs]
         for i, scorer in enumerate(self.scorers):
             items = [
                 ScoreItem(d, None if g.error else g.text, d.meta["scorers"][i])
@@ -250,11 +250,11 @@ class CustomGenerationTask(GenerationTask):
         return scored
 
 
-class CustomMultipleChoiceTask(LocalOrHubTask):
+class CustomMultipleChoiceTask(MultipleChoiceTask):
     """A task file scored by ``multiple_choice``: log-likelihood of each choice, like ARC or HellaSwag."""
 
     def __init__(
-        self, spec: TaskFile, path: Path, docs: list[Doc], pool: list[Doc], source: DataSource, num_fewshot: int
+        self, spec: TaskFile, path: Path, docs: list[Sample], pool: list[Sample], source: DataSource, num_fewshot: int
     ) -> None:
         fs = spec.fewshot or FewshotSpec(k=0)
         super().__init__(
@@ -271,21 +271,17 @@ class CustomMultipleChoiceTask(LocalOrHubTask):
         self.source = source
         self.seed = fs.seed
 
-    def load(self, data_dir: str | None = None) -> Loaded:
-        return Loaded(list(self.docs), list(self.pool) if self.num_fewshot else [], self.source)
+    def load(self, data_dir: str | None = None) -> Dataset:
+        return Dataset(list(self.docs), list(self.pool) if self.num_fewshot else [], self.source)
 
-    def description(self, doc: Doc) -> str:
+    def description(self, doc: Sample) -> str:
         """The ``system`` text, as plain text before the examples (log-likelihood has no chat turns)."""
         return self.spec.system + "\n\n" if self.spec.system else ""
 
-    def fewshot_text(self, examples: Sequence[Doc]) -> str:
-        parts = []
-        for ex in examples:
-            gold = ex.gold if isinstance(ex.gold, int) else ex.gold[0]
-            parts.append(ex.query + self.target_delimiter + str(ex.meta.get("fewshot_answer", ex.choices[gold])))
-        return self.fewshot_delimiter.join(parts) + (self.fewshot_delimiter if parts else "")
+    def fewshot_answer(self, example: Sample) -> str:
+        return str(example.meta.get("fewshot_answer", example.choices[example.golds[0]]))
 
-    def fewshot_for(self, doc: Doc, pool: list[Doc]) -> list[Doc]:
+    def fewshot_for(self, doc: Sample, pool: Sequence[Sample]) -> list[Sample]:
         """k examples drawn with a seed per item (so a resumed run draws the same), never the item itself."""
         if not self.num_fewshot:
             return []
@@ -374,7 +370,7 @@ class _Builder:
             raise InputError("missing field (dataset.group_field)", path=path, line=line, field=name)
         return str(row[name])
 
-    def gen_doc(self, row: Row, path: Path, line: int, prefix: str = "", with_scorers: bool = True) -> GenDoc:
+    def gen_doc(self, row: Row, path: Path, line: int, prefix: str = "", with_scorers: bool = True) -> Sample:
         prompt = self.prompt.render(row, path, line)
         target = self.target.render(row, path, line) if self.target is not None else None
         meta: dict[str, Any] = {"row": row, "line": line}
@@ -385,9 +381,9 @@ class _Builder:
         if with_scorers:
             meta["scorers"] = [s.prepare(row, target, path, line) for s in self.scorers]
         doc_id = self._id(row, path, line, prefix)
-        return GenDoc(id=doc_id, turns=(prompt,), target=target, group=self._group(row, path, line), meta=meta)
+        return Sample(id=doc_id, turns=(prompt,), target=target, group=self._group(row, path, line), meta=meta)
 
-    def mc_doc(self, row: Row, path: Path, line: int, prefix: str = "") -> Doc:
+    def mc_doc(self, row: Row, path: Path, line: int, prefix: str = "") -> Sample:
         assert self.mc is not None
         choices, gold = self.mc.prepare(row, None, path, line)
         meta: dict[str, Any] = {"line": line}
@@ -395,7 +391,9 @@ class _Builder:
             meta["fewshot_answer"] = self.answer.render(row, path, line)
         query = self.prompt.render(row, path, line)
         doc_id = self._id(row, path, line, prefix)
-        return Doc(id=doc_id, query=query, choices=choices, gold=gold, group=self._group(row, path, line), meta=meta)
+        return Sample(
+            id=doc_id, turns=(query,), choices=choices, target=gold, group=self._group(row, path, line), meta=meta
+        )
 
     def docs(self, rows: list[tuple[int, Row]], path: Path, prefix: str = "", pool: bool = False) -> list[Any]:
         out: list[Any] = []

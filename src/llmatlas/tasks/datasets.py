@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.errors import InputError, LlmatlasError, option
 from llmatlas.core.paths import user_dir
 
 
@@ -155,14 +155,14 @@ def hub_rows(path: str, name: str | None, split: str) -> Iterator[dict[str, Any]
     except ImportError as exc:
         raise LlmatlasError(
             f"no local data for {path} and the 'datasets' package is missing: pip install datasets, "
-            "or pass --data-dir with the JSONL files"
+            f"or give {option('data_dir')} with the JSONL files"
         ) from exc
     try:
         ds = datasets.load_dataset(path, name, split=split)
     except Exception as exc:
         raise LlmatlasError(
             f"could not load {path}{'/' + name if name else ''} [{split}] from the hub ({type(exc).__name__}); "
-            "pass --data-dir with local JSONL files"
+            f"give {option('data_dir')} with local JSONL files"
         ) from None
     yield from ds
 

@@ -1,6 +1,6 @@
 """Generation tasks: the model writes text, a scorer judges it (GSM8K, HumanEval, MT-Bench, YAML tasks).
 
-A task turns rows into :class:`GenDoc` items, builds each item's prompt (few-shot examples are
+A task turns rows into :class:`Sample` items, builds each item's prompt (few-shot examples are
 drawn in document order, so a fixed seed gives lm-evaluation-harness's draws), asks the backend
 for ``samples`` generations per item (``solve``; multi-turn tasks override it), and scores the
 texts (``score_batch``; judged tasks use the judge backend). Every generation is kept with its
@@ -11,40 +11,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
-from llmatlas.core.errors import InputError
-from llmatlas.tasks.datasets import DataSource, converted, find_file, hub_rows, read_jsonl, sha256_file
+from llmatlas.tasks.task import Dataset, Sample, Score, Step, Task
 
-
-@dataclass(frozen=True)
-class GenDoc:
-    """One item: the user turns (one for most tasks), the reference, and whatever scorers need."""
-
-    id: str
-    turns: tuple[str, ...]
-    target: Any = None
-    group: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class GenLoaded:
-    docs: list[GenDoc]
-    fewshot: list[GenDoc]
-    source: DataSource
-    fewshot_note: str | None = None  # e.g. "drawn from the test split (no train split found)"
-
-
-@dataclass
-class Scored:
-    """A sample's metrics and the evidence behind them (extracted answer, verdicts, ratings)."""
-
-    metrics: dict[str, float]
-    details: dict[str, Any] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from llmatlas.engine.results import SampleRecord
 
 
 def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
@@ -59,16 +33,12 @@ def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
 
 
 @dataclass
-class GenerationTask:
+class GenerationTask(Task[str]):
     """Base of the generation tasks; subclasses give ``convert`` and ``score``."""
 
-    name: str
+    method = "generation"
+
     metrics: tuple[str, ...] = ("exact_match",)
-    files: tuple[str, ...] = ()
-    hub: tuple[str, str | None, str] | None = None
-    fewshot_files: tuple[str, ...] = ()
-    hub_fewshot: tuple[str, str | None, str] | None = None
-    num_fewshot: int = 0
     fewshot_seed: int = 1234  # lm-eval's default --fewshot_seed
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
@@ -77,46 +47,21 @@ class GenerationTask:
     seed: int = 0
     chat: bool = False
     system: str | None = None
-    target_delimiter: str = " "
-    fewshot_delimiter: str = "\n\n"
-    needs_judge: bool = False
-    method: str = "generation"
 
     # ---------------------------------------------------------------- data
 
-    def convert(self, row: dict[str, Any], path: Path, line: int) -> GenDoc:
-        raise NotImplementedError
-
-    def _rows(
-        self, files: tuple[str, ...], hub: tuple[str, str | None, str] | None, data_dir: str | None
-    ) -> tuple[list[GenDoc], DataSource] | None:
-        path = find_file(files, data_dir) if files else None
-        if path is not None:
-            return converted(read_jsonl(path), lambda row, line: self.convert(row, path, line), path), DataSource(
-                "file", str(path), sha256_file(path)
-            )
-        if hub is None:
-            return None
-        rows = hub_rows(*hub)
-        docs = [self.convert(row, Path(f"hf://{hub[0]}"), i + 1) for i, row in enumerate(rows)]
-        return docs, DataSource("hub", f"{hub[0]}/{hub[1] or ''}[{hub[2]}]")
-
-    def load(self, data_dir: str | None = None) -> GenLoaded:
-        found = self._rows(self.files, self.hub, data_dir)
+    def load(self, data_dir: str | None = None) -> Dataset:
+        found = self.read(self.files, self.hub, data_dir)
         if found is None:
-            raise InputError(
-                f"task {self.name}: none of {', '.join(self.files)} found in the data folders "
-                "(--data-dir, $LLMATLAS_DATA_DIR, ./shared/data, ../shared/data)",
-                field="data_dir",
-            )
+            raise self.not_found()
         docs, source = found
         pool, note = self.fewshot_pool(docs, data_dir, online=source.kind == "hub")
-        return GenLoaded(docs, pool, source, note)
+        return Dataset(docs, pool, source, note)
 
     def fewshot_pool(
-        self, docs: list[GenDoc], data_dir: str | None, online: bool = False
-    ) -> tuple[list[GenDoc], str | None]:
-        """Docs the few-shot examples are drawn from; lm-eval falls back to the evaluated split.
+        self, docs: list[Sample], data_dir: str | None, online: bool = False
+    ) -> tuple[list[Sample], str | None]:
+        """Samples the few-shot examples are drawn from; lm-eval falls back to the evaluated split.
 
         The hub is only asked when the evaluated data came from it: a run on local files stays offline.
         """
@@ -124,7 +69,7 @@ class GenerationTask:
             return [], None
         hub = self.hub_fewshot if online else None
         try:
-            found = self._rows(self.fewshot_files, hub, data_dir) if self.fewshot_files else None
+            found = self.read(self.fewshot_files, hub, data_dir) if self.fewshot_files else None
         except Exception:  # hub unreachable: fall back as below, and say so
             found = None
         if found is not None:
@@ -133,13 +78,13 @@ class GenerationTask:
 
     # ---------------------------------------------------------------- prompts
 
-    def doc_text(self, doc: GenDoc) -> str:
+    def doc_text(self, doc: Sample) -> str:
         return doc.turns[0]
 
-    def fewshot_target(self, doc: GenDoc) -> str:
+    def fewshot_target(self, doc: Sample) -> str:
         return str(doc.target)
 
-    def prompts(self, docs: Sequence[GenDoc], pool: Sequence[GenDoc]) -> list[str]:
+    def prompts(self, docs: Sequence[Sample], pool: Sequence[Sample]) -> list[str]:
         """Every doc's first-turn prompt, built in document order (the few-shot RNG advances per doc)."""
         rnd = random.Random(self.fewshot_seed)
         out = []
@@ -149,7 +94,7 @@ class GenerationTask:
             out.append(self.fewshot_delimiter.join([*parts, self.doc_text(doc)]))
         return out
 
-    def draw_fewshot(self, doc: GenDoc, pool: Sequence[GenDoc], rnd: random.Random) -> list[GenDoc]:
+    def draw_fewshot(self, doc: Sample, pool: Sequence[Sample], rnd: random.Random) -> list[Sample]:
         """lm-eval's default sampler: ``rnd.sample(pool, k)``, one more when the pool holds the doc."""
         k = self.num_fewshot
         if not k or not pool:
@@ -158,7 +103,7 @@ class GenerationTask:
         drawn = rnd.sample(list(pool), min(len(pool), k + 1 if same_split else k))
         return [d for d in drawn if d.id != doc.id][:k]
 
-    def requests(self, doc: GenDoc, prompt: str) -> list[GenerationRequest]:
+    def requests(self, doc: Sample, prompt: str) -> list[GenerationRequest]:
         return [
             GenerationRequest(
                 prompt=prompt,
@@ -174,7 +119,7 @@ class GenerationTask:
 
     # ---------------------------------------------------------------- solving and scoring
 
-    def solve(self, backend: Backend, docs: Sequence[GenDoc], prompts: Sequence[str]) -> list[list[Generation]]:
+    def solve(self, backend: Backend, docs: Sequence[Sample], prompts: Sequence[str]) -> list[list[Generation]]:
         """One backend call for the whole step (API backends run it concurrently)."""
         per_doc = [self.requests(d, p) for d, p in zip(docs, prompts, strict=True)]
         flat = [r for rs in per_doc for r in rs]
@@ -190,10 +135,69 @@ class GenerationTask:
             k += len(rs)
         return out
 
-    def score(self, doc: GenDoc, outputs: Sequence[Generation]) -> Scored:
+    def score(self, doc: Sample, outputs: Sequence[Generation]) -> Score:
         raise NotImplementedError
 
     def score_batch(
-        self, docs: Sequence[GenDoc], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
-    ) -> list[Scored]:
+        self, docs: Sequence[Sample], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
+    ) -> list[Score]:
         return [self.score(d, o) for d, o in zip(docs, outputs, strict=True)]
+
+    # ---------------------------------------------------------------- the run loop's hooks
+
+    def configure(self, samples: int | None, temperature: float | None, max_tokens: int | None) -> None:
+        if samples is not None:
+            self.set_samples(samples)
+        if temperature is not None:
+            self.temperature = temperature
+        if max_tokens is not None:
+            self.max_tokens = max_tokens
+
+    def set_samples(self, samples: int) -> None:
+        """Generations per item (pass@k); tasks whose metrics depend on it override this."""
+        self.samples = samples
+
+    def identity(self, judge: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "judge": judge,
+        }
+
+    def settings(self, dataset: Dataset) -> dict[str, Any]:
+        return {
+            "fewshot_source": dataset.fewshot_note or ("few-shot split" if self.num_fewshot else None),
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop),
+            "chat": self.chat,
+        }
+
+    def step_size(self, backend: Backend) -> int:
+        """What the backend can run concurrently (an API pool's concurrency; one for local models)."""
+        pool = getattr(backend, "pool", None)
+        return max(1, int(getattr(pool, "concurrency", 1) or 1))
+
+    def run_step(
+        self, backend: Backend, samples: Sequence[Sample], prompts: Sequence[str], step: Step
+    ) -> list[SampleRecord]:
+        from llmatlas.engine.outputs import to_output
+        from llmatlas.engine.results import SampleRecord
+
+        gens = self.solve(backend, samples, prompts)
+        scored = self.score_batch(samples, gens, step.judge)
+        step.advance(len(samples))
+        return [
+            SampleRecord(
+                doc_id=d.id,
+                prompt=p,
+                metrics=sc.metrics,
+                group=d.group,
+                outputs=[to_output(g, int(g.extra.get("turn", 0)), step.pricer) for g in gs],
+                target=d.target,
+                details=sc.details,
+            )
+            for d, p, gs, sc in zip(samples, prompts, gens, scored, strict=True)
+        ]

@@ -8,12 +8,13 @@ asked after the model's own first answer.
 Grading (``score_batch``) sends one judge request per turn at temperature 0: the second turn's
 prompt shows the whole conversation and asks about the second answer only; math, reasoning and
 coding prompts carry the reference answer (the question's inline ``reference`` where it is not
-empty, else the GPT-4 answer of ``mt_bench_reference_gpt4.jsonl``). Ratings are read strictly: only
-``[[N]]`` with 1 <= N <= 10; anything else is a judge failure, kept with the judge's text and left
-out of the means and counted in ``judge_failure_rate``. ``score`` is a question's mean over its
-graded turns and the run's score the mean over questions (FastChat pools the turns; the two agree
-when every turn is graded). The prompts live in ``data/mt_bench_judge.yaml`` (our wording,
-FastChat's structure).
+empty, else the GPT-4 answer of ``mt_bench_reference_gpt4.jsonl``). Ratings are read by the rule the
+``judge`` scorer of task files uses too (:func:`llmatlas.tasks.judging.read_rating`: ``[[N]]`` or
+``[[ N ]]``, N an integer or decimal from 1 to 10, one value); anything else is a judge failure,
+kept with the judge's text, left out of the means and counted in ``judge_failure_rate``. ``score``
+is a question's mean over its graded turns and the run's score the mean over questions (FastChat
+pools the turns; the two agree when every turn is graded). The prompts live in
+``data/mt_bench_judge.yaml`` (our wording, FastChat's structure).
 
 Pairwise comparison (``pairwise``, ``compare_runs_pairwise``) asks the judge twice with the answers
 in both orders; only a verdict that survives the swap counts as a win, so position bias turns
@@ -38,11 +39,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.core.errors import InputError
 from llmatlas.tasks.datasets import DataSource, find_file, read_jsonl, sha256_file
-from llmatlas.tasks.generation import GenDoc, GenerationTask, GenLoaded, Scored
+from llmatlas.tasks.generation import GenerationTask
+from llmatlas.tasks.judging import JudgeFormatError as JudgeFormatError
+from llmatlas.tasks.judging import judge_request, rate_reply
+from llmatlas.tasks.judging import parse_rating as parse_rating
+from llmatlas.tasks.registry import task
+from llmatlas.tasks.task import Dataset, Sample, Score
 
 if TYPE_CHECKING:
     from llmatlas.engine.journal import Journal
-    from llmatlas.engine.results import SampleRecord
+    from llmatlas.engine.results import RunRecord, SampleRecord
 
 TASK_NAME = "mt_bench"
 QUESTION_FILES = ("mt_bench_questions.jsonl",)
@@ -68,9 +74,6 @@ JUDGE_MAX_TOKENS = 2048
 TEXT_LIMIT = 2000  # characters of a judge's text kept in the details
 TURNS = 2
 
-# every [[…]] that holds something number-like must be a plain [[N]] (integer or decimal)
-_NUMBERISH = re.compile(r"\[\[\s*[-+]?\.?\d[^\[\]]*\]\]")
-_RATING = re.compile(r"\[\[(\d+(?:\.\d+)?)\]\]")
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 
 Verdict = Literal["A", "B", "C"]
@@ -81,32 +84,7 @@ _WINNER_AB: dict[Verdict, Winner] = {"A": "a", "B": "b", "C": "tie"}
 _WINNER_BA: dict[Verdict, Winner] = {"A": "b", "B": "a", "C": "tie"}
 
 
-class JudgeFormatError(ValueError):
-    """The judge's text has no usable verdict; the message says why (kept in the details)."""
-
-
 # ---------------------------------------------------------------------------------------- parsing
-
-
-def parse_rating(text: str) -> float:
-    """The judge's 1-10 rating, only when written as ``[[N]]``; anything ambiguous raises.
-
-    A ``[[…]]`` that holds a number but is not a plain ``[[N]]`` in 1..10 (``[[11]]``, ``[[7/10]]``)
-    or two different ratings make the judgment unusable: guessing would hide a confused judge.
-    """
-    numberish = _NUMBERISH.findall(text)
-    if not numberish:
-        raise JudgeFormatError("no rating written as [[N]]")
-    values: set[float] = set()
-    for token in numberish:
-        m = _RATING.fullmatch(token)
-        value = float(m.group(1)) if m else math.nan
-        if not 1.0 <= value <= 10.0:  # NaN fails too
-            raise JudgeFormatError(f"{token} is not a rating from 1 to 10")
-        values.add(value)
-    if len(values) > 1:
-        raise JudgeFormatError(f"several different ratings: {', '.join(f'[[{v:g}]]' for v in sorted(values))}")
-    return values.pop()
 
 
 def parse_verdict(text: str) -> Verdict:
@@ -225,13 +203,7 @@ def pair_judge_requests(
 
 
 def _judge_request(template: JudgeTemplate, fields: dict[str, str]) -> GenerationRequest:
-    return GenerationRequest(
-        prompt=template.user.format_map(fields),
-        system=template.system,
-        max_tokens=JUDGE_MAX_TOKENS,
-        temperature=0.0,
-        chat=True,
-    )
+    return judge_request(template.user.format_map(fields), template.system, JUDGE_MAX_TOKENS, temperature=0.0)
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -299,31 +271,31 @@ class MtBenchTask(GenerationTask):
         if temperature is not None:
             self.temperature = temperature
 
-    def convert(self, row: dict[str, Any], path: Path, line: int) -> GenDoc:
+    def convert(self, row: dict[str, Any], path: Path, line: int) -> Sample:
         try:
             q = _Question.model_validate(row)
         except ValidationError as exc:
             raise _invalid(exc, path, line) from None
-        return GenDoc(
+        return Sample(
             id=str(q.question_id),
             turns=tuple(q.turns),
             group=q.category,
             meta={"category": q.category, "inline_reference": q.reference},
         )
 
-    def load(self, data_dir: str | None = None) -> GenLoaded:
+    def load(self, data_dir: str | None = None) -> Dataset:
         """The questions, with the reference answers of math/reasoning/coding resolved into ``target``."""
         loaded = super().load(data_dir)
         questions = Path(loaded.source.location)
         ref_path = next((questions.parent / n for n in REFERENCE_FILES if (questions.parent / n).is_file()), None)
         ref_path = ref_path or find_file(REFERENCE_FILES, data_dir)
         refs = read_references(ref_path) if ref_path else {}
-        docs = [self._with_reference(d, refs, ref_path) for d in loaded.docs]
+        docs = [self._with_reference(d, refs, ref_path) for d in loaded.samples]
         where = f"{questions} (references: {ref_path})" if ref_path else str(questions)
         source = DataSource("file", where, loaded.source.sha256 or sha256_file(questions))
-        return GenLoaded(docs, [], source)
+        return Dataset(docs, [], source)
 
-    def _with_reference(self, doc: GenDoc, refs: dict[str, list[str]], ref_path: Path | None) -> GenDoc:
+    def _with_reference(self, doc: Sample, refs: dict[str, list[str]], ref_path: Path | None) -> Sample:
         category = doc.meta["category"]
         if category not in NEED_REFERENCE:
             return dataclasses.replace(doc, target=None)
@@ -348,12 +320,12 @@ class MtBenchTask(GenerationTask):
 
     # ------------------------------------------------------------------------------ answering
 
-    def temperature_for(self, doc: GenDoc) -> float:
+    def temperature_for(self, doc: Sample) -> float:
         if not math.isnan(self.temperature):
             return self.temperature
         return CATEGORY_TEMPERATURE.get(str(doc.group), DEFAULT_TEMPERATURE)
 
-    def _answer_request(self, doc: GenDoc, prompt: str, history: tuple[tuple[str, str], ...]) -> GenerationRequest:
+    def _answer_request(self, doc: Sample, prompt: str, history: tuple[tuple[str, str], ...]) -> GenerationRequest:
         return GenerationRequest(
             prompt=prompt,
             max_tokens=self.max_tokens,
@@ -364,7 +336,7 @@ class MtBenchTask(GenerationTask):
             seed=self.seed,
         )
 
-    def solve(self, backend: Backend, docs: Sequence[GenDoc], prompts: Sequence[str]) -> list[list[Generation]]:
+    def solve(self, backend: Backend, docs: Sequence[Sample], prompts: Sequence[str]) -> list[list[Generation]]:
         """First turns of the whole step in one call, then the second turns after each model's own answer."""
         first = backend.generate([self._answer_request(d, p, ()) for d, p in zip(docs, prompts, strict=True)])
         asked: list[int] = []
@@ -388,8 +360,8 @@ class MtBenchTask(GenerationTask):
     # ------------------------------------------------------------------------------ grading
 
     def score_batch(
-        self, docs: Sequence[GenDoc], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
-    ) -> list[Scored]:
+        self, docs: Sequence[Sample], outputs: Sequence[Sequence[Generation]], judge: Backend | None = None
+    ) -> list[Score]:
         """One judge request per answered turn, the whole step in one judge call."""
         if judge is None:
             raise InputError(f"task {self.name} needs a judge model: pass --judge BACKEND:MODEL", field="judge")
@@ -415,7 +387,7 @@ class MtBenchTask(GenerationTask):
             for doc, answers, judgments in zip(docs, answers_of, judged, strict=True)
         ]
 
-    def _scored(self, doc: GenDoc, answers: dict[int, Generation], judgments: dict[int, Generation]) -> Scored:
+    def _scored(self, doc: Sample, answers: dict[int, Generation], judgments: dict[int, Generation]) -> Score:
         ratings: list[float | None] = []
         entries: list[dict[str, Any]] = []
         failures = 0
@@ -426,17 +398,12 @@ class MtBenchTask(GenerationTask):
             if g is None:
                 answer = answers.get(t)
                 entry["skipped"] = f"no answer to grade ({answer.error if answer else 'missing'})"
-            elif g.error:
-                failures += 1
-                entry["failure"] = f"judge error: {g.error}"
-                entry["text"] = clip(g.text)
             else:
                 entry["text"] = clip(g.text)
-                try:
-                    rating = parse_rating(g.text)
-                except JudgeFormatError as exc:
+                rating, why = rate_reply(g)
+                if rating is None:
                     failures += 1
-                    entry["failure"] = str(exc)
+                    entry["failure"] = why
             entry["rating"] = rating
             ratings.append(rating)
             entries.append(entry)
@@ -457,7 +424,7 @@ class MtBenchTask(GenerationTask):
             "judge_failures": failures,
             "judgments": entries,
         }
-        return Scored(metrics, details)
+        return Score(metrics, details)
 
 
 # ---------------------------------------------------------------------------------------- pairwise
@@ -549,14 +516,14 @@ class PairwiseResult(BaseModel):
     verdicts: list[PairVerdict] = Field(default_factory=list)
 
 
-def _resolve_run(journal: Journal, run: str) -> dict[str, Any]:
+def _resolve_run(journal: Journal, run: str) -> RunRecord:
     runs = journal.runs()
-    hits = [r for r in runs if r["run_id"] == run] or [r for r in runs if str(r["run_id"]).startswith(run)]
+    hits = [r for r in runs if r.run_id == run] or [r for r in runs if r.run_id.startswith(run)]
     if len(hits) != 1:
         what = "no run" if not hits else f"{len(hits)} runs match"
         raise InputError(f"{what} '{run}' in {journal.path} (`llmatlas results` lists them)", field="run")
-    if hits[0]["task"] != TASK_NAME:
-        raise InputError(f"run {hits[0]['run_id']} is a {hits[0]['task']} run, not {TASK_NAME}", field="run")
+    if hits[0].task != TASK_NAME:
+        raise InputError(f"run {hits[0].run_id} is a {hits[0].task} run, not {TASK_NAME}", field="run")
     return hits[0]
 
 
@@ -574,10 +541,10 @@ def compare_runs_pairwise(
     together), so it accounts for the turns of a question not being independent.
     """
     info_a, info_b = _resolve_run(journal, run_a), _resolve_run(journal, run_b)
-    records_b = {r.doc_id: r for r in journal.samples(info_b["run_id"])}
-    pairs = [(ra, records_b[ra.doc_id]) for ra in journal.samples(info_a["run_id"]) if ra.doc_id in records_b]
+    records_b = {r.doc_id: r for r in journal.samples(info_b.run_id)}
+    pairs = [(ra, records_b[ra.doc_id]) for ra in journal.samples(info_a.run_id) if ra.doc_id in records_b]
     if not pairs:
-        raise InputError(f"runs {info_a['run_id']} and {info_b['run_id']} share no answered question", field="run")
+        raise InputError(f"runs {info_a.run_id} and {info_b.run_id} share no answered question", field="run")
     skipped: list[str] = []
     plans: list[tuple[int, int]] = []
     requests: list[GenerationRequest] = []
@@ -616,8 +583,8 @@ def compare_runs_pairwise(
 
 
 def _summarize(
-    info_a: dict[str, Any],
-    info_b: dict[str, Any],
+    info_a: RunRecord,
+    info_b: RunRecord,
     judge: Backend,
     n_questions: int,
     verdicts: list[PairVerdict],
@@ -646,10 +613,10 @@ def _summarize(
         win_rate = float(np.mean([points[v.winner] for v in decided if v.winner is not None]))
         ci = _bootstrap_ci(list(by_question.values()), resamples, seed)
     return PairwiseResult(
-        run_a=info_a["run_id"],
-        run_b=info_b["run_id"],
-        model_a=info_a["model"],
-        model_b=info_b["model"],
+        run_a=info_a.run_id,
+        run_b=info_b.run_id,
+        model_a=info_a.model,
+        model_b=info_b.model,
         judge=judge.info().model,
         questions=n_questions,
         wins_a=sum(v.winner == "a" for v in verdicts),
@@ -698,3 +665,9 @@ def pairwise_cli_summary(result: PairwiseResult) -> str:
         more = " …" if len(result.skipped) > 5 else ""
         lines.append(f"not compared: {len(result.skipped)} ({'; '.join(result.skipped[:5])}{more})")
     return "\n".join(lines)
+
+
+@task(TASK_NAME, benchmark="mt_bench", metric="score")
+def mt_bench() -> GenerationTask:
+    """MT-Bench, 80 two-turn questions graded 1-10 by a --judge model (FastChat's prompts)."""
+    return MtBenchTask()

@@ -17,19 +17,22 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 import jinja2
+import numpy as np
 import yaml
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
-from llmatlas.backends.base import Backend, GenerationRequest
+from llmatlas.backends.base import Backend
 from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.core.validation import LineIndex, Loc
 from llmatlas.core.yamlparse import dotted
-from llmatlas.tasks.generation import GenDoc
+from llmatlas.sandbox.limits import SandboxLimits
+from llmatlas.tasks.judging import judge_request, rate_reply, read_rating
+from llmatlas.tasks.task import Sample, Score
 
 
 def make_env() -> SandboxedEnvironment:
@@ -127,19 +130,11 @@ class ScorerOptions(BaseModel):
     )
 
 
-@dataclass
-class ScoreResult:
-    """One output's metrics (0..1, or the judge's 1..10) and the evidence: extracted answer, verdict, reason."""
-
-    metrics: dict[str, float]
-    details: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class ScoreItem:
     """One output to score: its doc, the text (None when the generation failed) and the scorer's row data."""
 
-    doc: GenDoc
+    doc: Sample
     text: str | None
     data: Any = None
 
@@ -180,18 +175,18 @@ class Scorer(Generic[Opt]):
         """Check and render what this scorer needs from a row, when the task loads."""
         return None
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         raise NotImplementedError
 
-    def failed(self, item: ScoreItem) -> ScoreResult:
+    def failed(self, item: ScoreItem) -> Score:
         """A failed generation scores 0 on every metric: the model gave no answer."""
-        return ScoreResult(dict.fromkeys(self.metric_names(), 0.0), {"error": "generation failed"})
+        return Score(dict.fromkeys(self.metric_names(), 0.0), {"error": "generation failed"})
 
-    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[ScoreResult]:
+    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[Score]:
         """Every output of a step at once (the code and judge scorers batch their work)."""
         return [self.failed(it) if it.text is None else self.score(it.text, it.doc.target, it.data) for it in items]
 
-    def combine(self, results: Sequence[ScoreResult]) -> ScoreResult:
+    def combine(self, results: Sequence[Score]) -> Score:
         """One item's metrics from its samples: the mean of each metric over the samples that have it."""
         if len(results) == 1:
             return results[0]
@@ -200,7 +195,7 @@ class Scorer(Generic[Opt]):
         for m in names:
             values = [r.metrics[m] for r in results if m in r.metrics]
             metrics[m] = sum(values) / len(values)
-        return ScoreResult(metrics, {"samples": [r.details for r in results]})
+        return Score(metrics, {"samples": [r.details for r in results]})
 
 
 SCORERS: dict[str, type[Scorer[Any]]] = {}
@@ -251,9 +246,9 @@ class ExactScorer(Scorer[ExactOptions]):
             text = text.strip()
         return text.casefold() if o.ignore_case else text
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         got, want = self.normalize(text), self.normalize(target or "")
-        return ScoreResult({self.metric(): float(got == want)}, {"output": got, "target": want})
+        return Score({self.metric(): float(got == want)}, {"output": got, "target": want})
 
 
 class ContainsOptions(ScorerOptions):
@@ -275,25 +270,51 @@ class ContainsScorer(Scorer[ContainsOptions]):
             raise InputError("the reference is empty: 'contains' would match any output", path=path, line=line)
         return None
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         want = (target or "").strip()
         hay = text
         if self.options.ignore_case:
             want, hay = want.casefold(), hay.casefold()
-        return ScoreResult({self.metric(): float(want in hay)}, {"target": want})
+        return Score({self.metric(): float(want in hay)}, {"target": want})
 
 
 class RegexOptions(ScorerOptions):
     pattern: str | None = Field(None, description="The output must match (re.search; anchor with ^ and $).")
     extract: str | None = Field(None, description="The group of its match is compared with the reference.")
-    group: int | str | None = Field(None, description="Group of `extract` (default 1, or 0 without groups).")
-    select: Literal["first", "last"] = "first"
+    group: int | str | list[int | str] | None = Field(
+        None,
+        description="Group of `extract` (default 1, or 0 without groups); a list: the first of them that is not empty.",
+    )
+    select: Literal["first", "last"] | StrictInt = Field(
+        "first", description="Which match of `extract`: first, last, or an index (-1 the last; lm-eval's group_select)."
+    )
     ignore_case: bool = False
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="Regexes deleted from the extracted text and the reference before comparing (regexes_to_ignore).",
+    )
+    lowercase: bool = Field(False, description="Lower-case both before comparing; the pattern stays case-sensitive.")
+    strip: bool = Field(True, description="Strip the reference (the extracted text is always stripped).")
+    fallback: str | None = Field(
+        None, description="Compared instead when `extract` finds nothing (lm-eval: [invalid])."
+    )
+
+    @field_validator("select", mode="before")
+    @classmethod
+    def _select(cls, value: Any) -> Any:
+        if value in ("first", "last") or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ValueError("give first, last, or the index of a match (0 the first, -1 the last)")
 
     @model_validator(mode="after")
     def _one_mode(self) -> RegexOptions:
         if (self.pattern is None) == (self.extract is None):
             raise ValueError("give exactly one of 'pattern' (must match) or 'extract' (compare a group)")
+        only_extract = sorted(self.model_fields_set & {"ignore", "lowercase", "strip", "fallback"})
+        if self.pattern is not None and only_extract:
+            raise ValueError(f"{', '.join(only_extract)}: only with 'extract' (a 'pattern' compares nothing)")
+        if isinstance(self.group, list) and not self.group:
+            raise ValueError("group: give at least one group")
         return self
 
 
@@ -304,9 +325,40 @@ def compile_regex(ctx: FileContext, pattern: str, loc: Loc, flags: int = 0) -> r
         raise ctx.error(f"bad regular expression: {exc}", loc) from None
 
 
+Group = int | str | tuple[int | str, ...]
+
+
+def regex_extract(regex: re.Pattern[str], text: str, group: Group = 0, select: int = 0) -> str | None:
+    """lm-eval's RegexFilter: the ``select``-th match (negative: from the end), its ``group`` stripped.
+
+    For a tuple of groups, the first one that matched non-empty text. None: no such match, or every
+    group of the tuple empty (lm-eval's fallback case).
+    """
+    matches = list(regex.finditer(text))
+    if not -len(matches) <= select < len(matches):
+        return None
+    m = matches[select]
+    if not isinstance(group, tuple):
+        return (m.group(group) or "").strip()
+    parts = [found for g in group if (found := m.group(g))]
+    return parts[0].strip() if parts else None
+
+
+def normalize_answer(text: str, ignore: Sequence[re.Pattern[str]] = (), lowercase: bool = False) -> str:
+    """lm-eval's exact_match preprocessing: delete every match of each ``ignore`` regex in turn, then lower-case."""
+    for pattern in ignore:
+        text = pattern.sub("", text)
+    return text.lower() if lowercase else text
+
+
 @register
 class RegexScorer(Scorer[RegexOptions]):
-    """``pattern``: the output matches. ``extract``: the match's group equals the reference."""
+    """``pattern``: the output matches. ``extract``: the match's group, normalized, equals the reference.
+
+    The extract options reproduce lm-evaluation-harness's RegexFilter (``select`` as ``group_select``,
+    ``fallback``) and exact_match (``ignore`` as ``regexes_to_ignore``, ``lowercase`` as ``ignore_case``):
+    the built-in GSM8K task scores with two of these scorers.
+    """
 
     kind = "regex"
     options_model = RegexOptions
@@ -316,32 +368,42 @@ class RegexScorer(Scorer[RegexOptions]):
         key = "pattern" if o.pattern is not None else "extract"
         flags = re.IGNORECASE if o.ignore_case else 0
         self.regex = compile_regex(self.ctx, o.pattern or o.extract or "", (*self.loc, key), flags)
-        self.group: int | str = 0
+        self.ignore = tuple(compile_regex(self.ctx, p, (*self.loc, "ignore", i)) for i, p in enumerate(o.ignore))
+        self.select = 0 if o.select == "first" else -1 if o.select == "last" else o.select
+        self.group: Group = 0
         if o.extract is not None:
-            self.group = o.group if o.group is not None else (1 if self.regex.groups else 0)
-            bad = (
-                self.group not in self.regex.groupindex
-                if isinstance(self.group, str)
-                else not 0 <= self.group <= self.regex.groups
-            )
-            if bad:
-                raise self.ctx.error(f"the extract pattern has no group {self.group!r}", (*self.loc, "group"))
+            group = o.group if o.group is not None else (1 if self.regex.groups else 0)
+            self.group = tuple(group) if isinstance(group, list) else group
+            for g in self.group if isinstance(self.group, tuple) else (self.group,):
+                bad = g not in self.regex.groupindex if isinstance(g, str) else not 0 <= g <= self.regex.groups
+                if bad:
+                    raise self.ctx.error(f"the extract pattern has no group {g!r}", (*self.loc, "group"))
 
     def needs_target(self) -> bool:
         return self.options.extract is not None
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def normalize(self, text: str) -> str:
+        """What is compared of an extracted answer or a reference: ``ignore`` deleted, ``lowercase`` applied."""
+        return normalize_answer(text, self.ignore, self.options.lowercase)
+
+    def compare(self, extracted: str, target: str | None) -> tuple[bool, str]:
+        """Whether the extracted answer equals the reference, and the reference as compared."""
+        o = self.options
+        want = (target or "").strip() if o.strip else target or ""
+        got, want = self.normalize(extracted), self.normalize(want)
+        return (got.casefold() == want.casefold() if o.ignore_case else got == want), want
+
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         if self.options.pattern is not None:
             m = self.regex.search(text)
-            return ScoreResult({self.metric(): float(m is not None)}, {"match": m.group(0) if m else None})
-        matches = list(self.regex.finditer(text))
-        if not matches:
-            return ScoreResult({self.metric(): 0.0}, {"extracted": None})
-        m = matches[0] if self.options.select == "first" else matches[-1]
-        got = (m.group(self.group) or "").strip()
-        want = (target or "").strip()
-        same = got.casefold() == want.casefold() if self.options.ignore_case else got == want
-        return ScoreResult({self.metric(): float(same)}, {"extracted": got, "target": want})
+            return Score({self.metric(): float(m is not None)}, {"match": m.group(0) if m else None})
+        got = regex_extract(self.regex, text, self.group, self.select)
+        if got is None:
+            if self.options.fallback is None:
+                return Score({self.metric(): 0.0}, {"extracted": None})
+            got = self.options.fallback
+        same, want = self.compare(got, target)
+        return Score({self.metric(): float(same)}, {"extracted": got, "target": want})
 
 
 # ------------------------------------------------------------------------------------------- numbers
@@ -389,13 +451,13 @@ class NumericScorer(Scorer[NumericOptions]):
             raise InputError(f"the reference {target!r} holds no number", path=path, line=line)
         return found[-1][1]
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         found = find_numbers(text)
         if not found:
-            return ScoreResult({self.metric(): 0.0}, {"extracted": None, "target": data})
+            return Score({self.metric(): 0.0}, {"extracted": None, "target": data})
         raw, value = found[-1] if self.options.select == "last" else found[0]
         ok = math.isclose(value, float(data), rel_tol=self.options.rel_tol, abs_tol=self.options.abs_tol)
-        return ScoreResult({self.metric(): float(ok)}, {"extracted": raw, "value": value, "target": data})
+        return Score({self.metric(): float(ok)}, {"extracted": raw, "value": value, "target": data})
 
 
 # ------------------------------------------------------------------------------------------- JSON
@@ -460,27 +522,82 @@ class JsonSchemaScorer(Scorer[JsonSchemaOptions]):
     def metric_names(self) -> tuple[str, ...]:
         return (self.metric("json_valid"), self.metric("schema_valid"))
 
-    def score(self, text: str, target: str | None, data: Any) -> ScoreResult:
+    def score(self, text: str, target: str | None, data: Any) -> Score:
         body = strip_fence(text)
         try:
             obj = json.loads(body)
         except (ValueError, RecursionError) as exc:
-            return ScoreResult(
+            return Score(
                 {self.metric("json_valid"): 0.0, self.metric("schema_valid"): 0.0}, {"error": f"not JSON: {exc}"}
             )
         try:
             errors = sorted(self.validator.iter_errors(obj), key=lambda e: list(e.path))
         except Exception as exc:  # an unresolvable $ref: the schema's fault, reported, scored invalid
             note = f"schema error: {exc}"[:300]
-            return ScoreResult({self.metric("json_valid"): 1.0, self.metric("schema_valid"): 0.0}, {"error": note})
+            return Score({self.metric("json_valid"): 1.0, self.metric("schema_valid"): 0.0}, {"error": note})
         details: dict[str, Any] = {}
         if errors:
             where = "/".join(str(p) for p in errors[0].path)
             details["error"] = f"{where or '(root)'}: {errors[0].message}"[:300]
-        return ScoreResult({self.metric("json_valid"): 1.0, self.metric("schema_valid"): float(not errors)}, details)
+        return Score({self.metric("json_valid"): 1.0, self.metric("schema_valid"): float(not errors)}, details)
 
 
 # ------------------------------------------------------------------------------------------- code
+
+FENCE = re.compile(r"```[ \t]*(?:python|py|Python|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem with ``c`` of ``n`` samples correct (Chen et al. 2021)."""
+    if n < k:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def _drop_language_line(block: str) -> str:
+    """Small models sometimes put the language on its own line ("```\npython\n…"): not code."""
+    first, sep, rest = block.partition("\n")
+    return rest if sep and first.strip().lower() in ("python", "py", "python3") else block
+
+
+def extract_code(reply: str) -> str:
+    """The code of a chat reply: the fenced block that looks most like the answer, else the reply."""
+    blocks: list[str] = [_drop_language_line(str(b)) for b in FENCE.findall(reply)]
+    if not blocks:
+        return reply
+    with_def = [b for b in blocks if "def " in b]
+    return max(with_def or blocks, key=len)
+
+
+def _defines(entry_point: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", re.MULTILINE)
+
+
+def ends_with_stub(prefix: str, entry_point: str) -> bool:
+    """Whether the prefix's last top-level statement is ``def entry_point(``: a stub (signature, docstring)."""
+    last = ""
+    for line in prefix.splitlines():
+        if line[:1].strip() and not line.startswith(("#", ")")):  # a closing ")" continues a signature
+            last = line
+    return _defines(entry_point).match(last) is not None
+
+
+def build_program(prefix: str, output: str, entry_point: str | None, extract: bool) -> str:
+    """The program a code check runs before its test: ``prefix`` followed by the model's code.
+
+    Without ``extract`` the output continues the prefix as it is (a completion). With it, the code is
+    the reply's fenced block (:func:`extract_code`); when that code defines the entry point again and the
+    prefix ends with the entry point's stub (HumanEval's prompts do), the stub gets a body first, so the
+    model's whole function replaces it; a body alone continues the prefix.
+    """
+    if not extract:
+        return prefix + output
+    code = extract_code(output)
+    if entry_point and ends_with_stub(prefix, entry_point) and _defines(entry_point).search(code):
+        return prefix + "\n    pass\n\n" + code
+    return prefix + code
 
 
 class CodeOptions(ScorerOptions):
@@ -489,12 +606,25 @@ class CodeOptions(ScorerOptions):
     entry_point: str | None = Field(None, description="Function passed to check() (a template); none: just run.")
     extract_code: bool = Field(True, description="Take the code from the reply's ```python fence when it has one.")
     timeout: float = Field(10.0, gt=0, le=600, description="Wall-clock seconds per check.")
+    cpu_seconds: int | None = Field(None, ge=1, le=600, description="CPU seconds per process; default: the timeout.")
     memory_mb: int = Field(1024, ge=64, description="Address-space limit of the checked program.")
+
+
+class CodeCase(NamedTuple):
+    """What one item's check needs besides the output: the rendered prefix, test and entry point."""
+
+    prefix: str
+    test: str
+    entry_point: str | None
 
 
 @register
 class CodeScorer(Scorer[CodeOptions]):
-    """The program (prefix + output) and the test run in llmatlas.sandbox; pass@k over the samples."""
+    """The program (:func:`build_program`) and the test run in llmatlas.sandbox; pass@k over the samples.
+
+    The built-in HumanEval tasks score with one of these (prefix: the problem's prompt; test: its
+    ``check``; ``extract_code`` only for the chat variant).
+    """
 
     kind = "code"
     options_model = CodeOptions
@@ -508,44 +638,45 @@ class CodeScorer(Scorer[CodeOptions]):
     def metric_names(self) -> tuple[str, ...]:
         return (self.metric("pass@1"),)
 
-    def prepare(self, row: Mapping[str, Any], target: str | None, path: Path, line: int) -> Any:
+    def prepare(self, row: Mapping[str, Any], target: str | None, path: Path, line: int) -> CodeCase:
         entry = self.entry.render(row, path, line).strip() if self.entry else None
-        return (self.prefix.render(row, path, line), self.test.render(row, path, line), entry or None)
+        return CodeCase(self.prefix.render(row, path, line), self.test.render(row, path, line), entry or None)
 
-    def program(self, text: str, prefix: str) -> str:
-        from llmatlas.tasks.humaneval import extract_code
-
-        code = extract_code(text) if self.options.extract_code else text
-        return prefix + code
-
-    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[ScoreResult]:
-        from llmatlas.sandbox import SandboxLimits, run_many
-
+    def limits(self) -> SandboxLimits:
         o = self.options
-        limits = SandboxLimits(
-            wall_seconds=o.timeout, cpu_seconds=max(1, math.ceil(o.timeout)), memory_bytes=o.memory_mb << 20
-        )
-        jobs = [(self.program(it.text, it.data[0]), it.data[1], it.data[2]) for it in items if it.text is not None]
-        verdicts = iter(run_many(jobs, limits) if jobs else [])
+        cpu = o.cpu_seconds if o.cpu_seconds is not None else max(1, math.ceil(o.timeout))
+        return SandboxLimits(wall_seconds=o.timeout, cpu_seconds=cpu, memory_bytes=o.memory_mb << 20)
+
+    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[Score]:
+        from llmatlas.sandbox import run_many
+
+        extract = self.options.extract_code
+        jobs = [
+            (build_program(it.data.prefix, it.text, it.data.entry_point, extract), it.data.test, it.data.entry_point)
+            for it in items
+            if it.text is not None
+        ]
+        verdicts = iter(run_many(jobs, self.limits()) if jobs else [])
         out = []
         for it in items:
             if it.text is None:
-                out.append(ScoreResult({self.metric("pass@1"): 0.0}, {"passed": False, "status": "no output"}))
+                out.append(Score({self.metric("pass@1"): 0.0}, {"passed": False, "status": "no output"}))
                 continue
             v = next(verdicts)
             details = {"passed": v.passed, "status": v.status, "detail": v.detail[:200]}
-            out.append(ScoreResult({self.metric("pass@1"): float(v.passed)}, details))
+            out.append(Score({self.metric("pass@1"): float(v.passed)}, details))
         return out
 
-    def combine(self, results: Sequence[ScoreResult]) -> ScoreResult:
-        """Unbiased pass@k (Chen et al. 2021) for k in 1, 10, 100 up to the number of samples."""
-        from llmatlas.tasks.humaneval import pass_at_k
+    def combine(self, results: Sequence[Score]) -> Score:
+        """Unbiased pass@k (Chen et al. 2021) for k in 1, 10, 100 up to the number of samples.
 
+        A failed generation is a failed sample (its verdict says "no output"), never a missing one.
+        """
         n = len(results)
         c = sum(1 for r in results if r.details.get("passed"))
         metrics = {self.metric(f"pass@{k}"): pass_at_k(n, c, k) for k in (1, 10, 100) if k <= n}
         verdicts = [{"status": r.details.get("status"), "detail": r.details.get("detail", "")} for r in results]
-        return ScoreResult(metrics, {"passed": c, "samples": n, "verdicts": verdicts})
+        return Score(metrics, {"passed": c, "samples": n, "verdicts": verdicts})
 
 
 # ------------------------------------------------------------------------------------------- judge
@@ -555,20 +686,11 @@ JUDGE_FORMAT = (
     "\n\nRate the response on a scale of 1 to 10. After a short explanation, give your rating strictly in this format: "
     '"[[rating]]", for example: "Rating: [[5]]".'
 )
-RATING = re.compile(r"\[\[\s*([^\[\]\n]*?)\s*\]\]")
 
 
-def parse_rating(reply: str) -> tuple[int | None, str | None]:
-    """The judge's ``[[N]]``, N an integer from 1 to 10; anything else is a failure with its reason."""
-    found = RATING.findall(reply)
-    if not found:
-        return None, "no [[rating]] in the judge's reply"
-    if len(set(found)) > 1:
-        return None, f"several different ratings: {', '.join(sorted(set(found)))}"
-    value = found[0]
-    if not re.fullmatch(r"\d{1,2}", value) or not 1 <= int(value) <= 10:
-        return None, f"rating [[{value}]] is not an integer from 1 to 10"
-    return int(value), None
+def parse_rating(reply: str) -> tuple[float | None, str | None]:
+    """The judge's 1-10 rating by the one rule of :mod:`llmatlas.tasks.judging` (MT-Bench's too), or None and why."""
+    return read_rating(reply)
 
 
 class JudgeOptions(ScorerOptions):
@@ -580,8 +702,9 @@ class JudgeOptions(ScorerOptions):
 
 @register
 class JudgeScorer(Scorer[JudgeOptions]):
-    """A judge model grades each output 1-10 by the rubric; a reply without one clean ``[[N]]`` is recorded as a
-    failure and left out of ``judge_score`` (never counted as 0)."""
+    """A judge model grades each output 1-10 by the rubric; a reply whose rating cannot be read (the rule of
+    :func:`llmatlas.tasks.judging.read_rating`, shared with MT-Bench) is recorded as a failure and left out of
+    ``judge_score`` (never counted as 0)."""
 
     kind = "judge"
     options_model = JudgeOptions
@@ -603,34 +726,28 @@ class JudgeScorer(Scorer[JudgeOptions]):
         text = self.rubric.render(row, Path(path), line, extra)
         return text if "[[" in self.options.rubric else text + JUDGE_FORMAT
 
-    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[ScoreResult]:
+    def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[Score]:
         if judge is None:
             raise LlmatlasError("the judge scorer needs a judge model: pass --judge BACKEND:MODEL")
         o = self.options
         prompts: dict[int, str] = {}
-        out: list[ScoreResult] = [ScoreResult({}, {"judge_error": "generation failed"}) for _ in items]
+        out: list[Score] = [Score({}, {"judge_error": "generation failed"}) for _ in items]
         for i, it in enumerate(items):
             if it.text is None:
                 continue
             try:
                 prompts[i] = self.judge_prompt(it)
             except InputError as exc:
-                out[i] = ScoreResult({}, {"judge_error": exc.message})
-        requests = [
-            GenerationRequest(prompt=p, max_tokens=o.max_tokens, temperature=o.temperature, system=o.system)
-            for p in prompts.values()
-        ]
+                out[i] = Score({}, {"judge_error": exc.message})
+        requests = [judge_request(p, o.system, o.max_tokens, o.temperature) for p in prompts.values()]
         replies = judge.generate(requests) if requests else []
         for i, g in zip(prompts, replies, strict=True):
-            if g.error:
-                out[i] = ScoreResult({}, {"judge_error": f"judge call failed: {g.error}"})
-                continue
-            rating, why = parse_rating(g.text)
-            details: dict[str, Any] = {"judge_reply": g.text[-1000:]}
+            rating, why = rate_reply(g)
+            details: dict[str, Any] = {} if g.error else {"judge_reply": g.text[-1000:]}
             if rating is None:
-                out[i] = ScoreResult({}, details | {"judge_error": why})
+                out[i] = Score({}, details | {"judge_error": why})
             else:
-                out[i] = ScoreResult({self.metric_names()[0]: float(rating)}, details | {"rating": rating})
+                out[i] = Score({self.metric_names()[0]: rating}, details | {"rating": rating})
         return out
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,32 +29,31 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from llmatlas import __version__, api
-from llmatlas.advise.measured import catalog_id_for_spec, stored_results
+from llmatlas.advise.leaderboard import ARENA_ROUNDS, Leaderboard
+from llmatlas.advise.measured import catalog_id_for_spec
 from llmatlas.api import FitResult
-from llmatlas.arena.ratings import Rating, ratings_with_ci
+from llmatlas.arena.ratings import Rating
 from llmatlas.arena.store import ArenaStore
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
 from llmatlas.backends.registry import load_backend, parse_spec, public_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
-from llmatlas.catalog.lifecycle import lifecycle_on
-from llmatlas.catalog.offers import offer_for_spec, offer_summary, offers_for
-from llmatlas.catalog.query import row, select
+from llmatlas.catalog.query import select
 from llmatlas.core.errors import InputError, LlmatlasError
-from llmatlas.engine.generation import Pricer, to_output
 from llmatlas.estimate.cost import CostEstimate
 from llmatlas.estimate.hardware import Hardware, hardware_table
-from llmatlas.web import leaderboard
 from llmatlas.web.schemas import (
     BackendSpec,
     BattleRequest,
     BattleView,
     GenerateRequest,
     GenerateResult,
-    Leaderboard,
     ModelList,
     VoteRequest,
     VoteResult,
 )
+
+if TYPE_CHECKING:
+    from llmatlas.engine.outputs import Pricer
 
 STATIC = Path(str(resources.files("llmatlas.web") / "static"))
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -154,19 +153,9 @@ class Pool:
 
 def _result(spec: str, gen: Generation, pricer: Pricer) -> GenerateResult:
     """A generation as the playground shows it: the same per-output figures a run journals."""
-    out = to_output(gen, 0, pricer)
-    return GenerateResult(
-        model=spec,
-        text=out.text,
-        input_tokens=out.input_tokens,
-        output_tokens=out.output_tokens,
-        latency_s=out.latency_s,
-        ttft_s=out.ttft_s,
-        output_tokens_per_s=out.output_tokens_per_s,
-        cost_usd=out.cost_usd,
-        cost_note=pricer.note,
-        error=scrub(out.error) if out.error else None,
-    )
+    out = api.priced_output(gen, pricer)
+    fields = out.model_dump(exclude={"extra", "error"})  # a backend's extras stay on the server
+    return GenerateResult(**fields, model=spec, cost_note=pricer.note, error=scrub(out.error) if out.error else None)
 
 
 def _status_matches(r: dict[str, Any], status: str) -> bool:
@@ -294,19 +283,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def model(model_id: str) -> dict[str, Any]:
         """Every fact of one model with its source URL, title and date."""
         try:
-            m = catalog.get(model_id)
+            return api.model_detail(catalog, model_id).model_dump(mode="json")
         except LlmatlasError as exc:
             raise HTTPException(404, str(exc)) from None
-        state = lifecycle_on(m)
-        lifecycle = {**state.model_dump(mode="json"), "text": state.text()}
-        if state.source:
-            lifecycle["source"] = catalog.source_url(m, state.source)
-        return {
-            "row": row(m),
-            "facts": catalog.dump(m, titles=True),
-            "lifecycle": lifecycle,
-            "offers": [offer_summary(catalog, m, o) for o in offers_for(catalog, m)],
-        }
 
     @app.get("/api/gpus", response_model=list[Hardware])
     def gpus() -> list[Hardware]:
@@ -363,18 +342,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/leaderboard", response_model=Leaderboard)
     def board() -> Leaderboard:
-        return leaderboard.build(stored_results(cfg.journal_path), catalog, arena)
+        return api.leaderboard(catalog, journal_path=cfg.journal_path, arena=arena)
 
     # ------------------------------------------------------------------ playground
 
     @app.get("/api/backends", response_model=list[BackendSpec])
     def backends() -> list[BackendSpec]:
         return pool.describe()
-
-    def pricer(spec: str) -> Pricer:
-        backend, _ = parse_spec(spec)
-        found = offer_for_spec(catalog, spec)  # resolved once: the model and the offer it calls
-        return Pricer(found[0].id if found else pool.catalog_id(spec), backend, catalog=catalog, offer=found)
 
     def request_of(body: GenerateRequest) -> GenerationRequest:
         return GenerationRequest(
@@ -386,7 +360,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         backend, lock = pool.get(body.model)
         with lock:
             gen = backend.generate([request_of(body)])[0]
-        return _result(body.model, gen, pricer(body.model))
+        return _result(body.model, gen, api.pricer_for_spec(catalog, body.model))
 
     @app.post(
         "/api/generate/stream",
@@ -397,7 +371,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Server-sent events: ``{"type": "delta", "text"}`` as the model writes, then ``{"type":
         "done", ...GenerateResult}`` (or ``{"type": "error", "message"}``)."""
         backend, lock = pool.get(body.model)
-        price = pricer(body.model)
+        price = api.pricer_for_spec(catalog, body.model)
 
         def events() -> Iterator[str]:
             start = time.perf_counter()
@@ -452,8 +426,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return VoteResult(id=done.id, winner=body.winner, model_a=done.model_a, model_b=done.model_b)
 
     @app.get("/api/arena/ratings", response_model=list[Rating])
-    def ratings(rounds: int = Query(leaderboard.ARENA_ROUNDS, ge=10, le=2000)) -> list[Rating]:
-        return ratings_with_ci(arena.votes(), rounds=rounds)
+    def ratings(rounds: int = Query(ARENA_ROUNDS, ge=10, le=2000)) -> list[Rating]:
+        return api.arena_ratings(arena, rounds)
 
     # ------------------------------------------------------------------ pages
 

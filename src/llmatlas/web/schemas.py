@@ -1,4 +1,8 @@
-"""The JSON API's request and response models (they are the OpenAPI schema the pages use)."""
+"""The JSON API's request and response models (they are the OpenAPI schema the pages use).
+
+The answers the library computes keep the library's own models (``llmatlas.api``: FitResult,
+CostEstimate, Leaderboard…); these are the web's own requests and views.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmatlas.arena.ratings import Rating
-
-Evidence = Literal["measured", "reported"]
+from llmatlas.engine.results import Output
 
 
 class _Strict(BaseModel):
@@ -37,17 +39,11 @@ class GenerateRequest(_Strict):
     system: str | None = Field(None, max_length=5_000)
 
 
-class GenerateResult(BaseModel):
+class GenerateResult(Output):
+    """A playground answer: the figures a run journals per output, the model, and why no cost if none."""
+
     model: str
-    text: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    latency_s: float | None = None
-    ttft_s: float | None = None
-    output_tokens_per_s: float | None = None
-    cost_usd: float | None = None
     cost_note: str | None = None
-    error: str | None = None
 
 
 class BattleRequest(_Strict):
@@ -73,46 +69,3 @@ class VoteResult(BaseModel):
     winner: str
     model_a: str
     model_b: str
-
-
-class Score(BaseModel):
-    """One model's score on one task, with where it comes from."""
-
-    model: str
-    task: str
-    metric: str
-    value: float  # 0–100 (MT-Bench 0–10)
-    ci_low: float | None = None
-    ci_high: float | None = None
-    n: int | None = None
-    evidence: Evidence
-    source: str  # run id, or the catalog source URL
-    shots: int | None = None
-
-
-class OverallRow(BaseModel):
-    model: str
-    value: float  # mean over the tasks the model has, 0–100
-    tasks: int
-    evidence: Evidence
-
-
-class ParetoPoint(BaseModel):
-    model: str
-    quality: float  # reported MMLU (or measured)
-    blended_usd_per_m: float
-    evidence: Evidence
-    frontier: bool
-
-
-class ArenaBoard(BaseModel):
-    ratings: list[Rating]
-    votes: int
-    rounds: int
-
-
-class Leaderboard(BaseModel):
-    tasks: dict[str, list[Score]]
-    overall: list[OverallRow]
-    pareto: list[ParetoPoint]
-    arena: ArenaBoard

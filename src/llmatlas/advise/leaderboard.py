@@ -1,25 +1,75 @@
 """The leaderboard: scores measured here (results store) beside reported ones (catalog), arena ratings.
 
 Measured scores come with 95% intervals from their standard errors; reported scores carry the
-catalog's source. Nothing is mixed silently: every row says which it is.
+catalog's source. Nothing is mixed silently: every row says which it is. The web's
+``/api/leaderboard`` serves :func:`llmatlas.api.leaderboard`, which reads the stores and calls
+:func:`build`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Literal
+
+from pydantic import BaseModel
 
 from llmatlas.advise.measured import catalog_id_of
-from llmatlas.arena.ratings import ratings_with_ci
-from llmatlas.arena.store import ArenaStore
+from llmatlas.arena.ratings import Rating, ratings_with_ci
+from llmatlas.arena.store import VoteRecord
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.catalog.lifecycle import lifecycle_on
 from llmatlas.engine.results import RunResult
-from llmatlas.estimate.cost import blended_price
-from llmatlas.web.schemas import ArenaBoard, Evidence, Leaderboard, OverallRow, ParetoPoint, Score
+from llmatlas.estimate.cost import offer_cost
+
+ScoreEvidence = Literal["measured", "reported"]
 
 # The metric a run is ranked by: the one lm-evaluation-harness reports first for the task.
 PRIMARY_METRICS = ("acc_norm", "acc", "exact_match_strict", "pass@1", "score")
-ARENA_ROUNDS = 200
+ARENA_ROUNDS = 200  # bootstrap rounds of the arena ratings' intervals
+
+
+class Score(BaseModel):
+    """One model's score on one task, with where it comes from."""
+
+    model: str
+    task: str
+    metric: str
+    value: float  # 0–100 (MT-Bench 0–10)
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    evidence: ScoreEvidence
+    source: str  # run id, or the catalog source URL
+    shots: int | None = None
+
+
+class OverallRow(BaseModel):
+    model: str
+    value: float  # mean over the tasks the model has, 0–100
+    tasks: int
+    evidence: ScoreEvidence
+
+
+class ParetoPoint(BaseModel):
+    model: str
+    quality: float  # reported MMLU (or measured)
+    blended_usd_per_m: float
+    evidence: ScoreEvidence
+    frontier: bool
+
+
+class ArenaBoard(BaseModel):
+    ratings: list[Rating]
+    votes: int
+    rounds: int
+
+
+class Leaderboard(BaseModel):
+    """Scores per task and overall, quality against price, and the arena."""
+
+    tasks: dict[str, list[Score]]
+    overall: list[OverallRow]
+    pareto: list[ParetoPoint]
+    arena: ArenaBoard
 
 
 def _scale(task: str) -> float:
@@ -86,7 +136,7 @@ def reported_scores(catalog: Catalog) -> list[Score]:
 
 def overall(scores: list[Score]) -> list[OverallRow]:
     """Mean over the tasks a model has (MT-Bench × 10), per evidence level; more tasks break ties."""
-    groups: dict[tuple[str, Evidence], list[float]] = defaultdict(list)
+    groups: dict[tuple[str, ScoreEvidence], list[float]] = defaultdict(list)
     for s in scores:
         groups[(s.model, s.evidence)].append(s.value * (10 if s.task.startswith("mt_bench") else 1))
     rows = [OverallRow(model=m, value=sum(v) / len(v), tasks=len(v), evidence=ev) for (m, ev), v in groups.items()]
@@ -94,28 +144,20 @@ def overall(scores: list[Score]) -> list[OverallRow]:
 
 
 def pareto(catalog: Catalog, scores: list[Score]) -> list[ParetoPoint]:
-    """Quality (MMLU: measured here if present, else reported) against the blended API price."""
+    """Quality (MMLU: measured here if present, else reported) against the developer's API price,
+    blended 3:1 in USD as the cost estimator gives it (none for a retired API or an unpriced one)."""
     mmlu: dict[str, Score] = {}
     for s in scores:
         if s.task in ("mmlu", "mmlu_5shot") and (s.model not in mmlu or s.evidence == "measured"):
             mmlu[s.model] = s
-    points: list[tuple[str, float, float, Evidence]] = []
+    points: list[tuple[str, float, float, ScoreEvidence]] = []
     for m in catalog:
-        if not lifecycle_on(m).usable:
-            continue  # a retired API has no price to plot
-        price = m.current_price()
         found = mmlu.get(m.id)
-        if price is None or found is None:
+        if found is None:
             continue
-        blend = blended_price(price)
-        if blend is None:
-            continue
-        if price.currency != "USD":
-            rate = catalog.usd_per(price.currency)
-            if rate is None:
-                continue
-            blend *= rate.usd_per_unit
-        points.append((m.id, found.value, blend, found.evidence))
+        blend = offer_cost(catalog, m, None, 0, 0).blended_per_m_usd
+        if blend is not None:
+            points.append((m.id, found.value, blend, found.evidence))
     out = []
     for mid, q, cost, ev in points:
         dominated = any(q2 >= q and c2 <= cost and (q2 > q or c2 < cost) for _, q2, c2, _ in points)
@@ -123,17 +165,19 @@ def pareto(catalog: Catalog, scores: list[Score]) -> list[ParetoPoint]:
     return sorted(out, key=lambda p: p.blended_usd_per_m)
 
 
-def build(results: list[RunResult], catalog: Catalog, store: ArenaStore) -> Leaderboard:
+def build(
+    results: list[RunResult], catalog: Catalog, votes: list[VoteRecord], rounds: int = ARENA_ROUNDS
+) -> Leaderboard:
+    """The leaderboard of these runs, the catalog's reported scores and these arena votes."""
     scores = measured_scores(results, catalog) + reported_scores(catalog)
     tasks: dict[str, list[Score]] = defaultdict(list)
     for s in scores:
         tasks[s.task].append(s)
     for rows in tasks.values():
         rows.sort(key=lambda s: (s.evidence != "measured", -s.value))
-    votes = store.votes()
     return Leaderboard(
         tasks=dict(sorted(tasks.items())),
         overall=overall(scores),
         pareto=pareto(catalog, scores),
-        arena=ArenaBoard(ratings=ratings_with_ci(votes, rounds=ARENA_ROUNDS), votes=len(votes), rounds=ARENA_ROUNDS),
+        arena=ArenaBoard(ratings=ratings_with_ci(votes, rounds=rounds), votes=len(votes), rounds=rounds),
     )
