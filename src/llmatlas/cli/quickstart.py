@@ -1,4 +1,4 @@
-"""``llmatlas quickstart``: the README's main job, fully offline on the embedded SmolLM2.
+"""``llmatlas quickstart``: the README's main job, fully offline on the embedded SmolLM2 (command and tour).
 
 It shows a slice of the catalog, imports the embedded GGUF (metadata via ``gguf``), estimates its
 memory, runs it with llama-cpp-python and compares the measured decode speed with the estimator's
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,6 +21,7 @@ from llmatlas.backends.embedded import EMBEDDED_ALIAS, EMBEDDED_CATALOG_ID, smol
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.query import select
 from llmatlas.catalog.schema import Model
+from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors
 from llmatlas.cli.render import console, context, gib, money, params, print_json
 
 PROMPT = api.SPEED_PROMPT
@@ -187,3 +189,17 @@ def run_quickstart(
     else:
         print_json(out)
     return out
+
+
+@app.command("quickstart")
+@handle_errors
+def quickstart_cmd(
+    tokens: Annotated[int, typer.Option(min=8, max=512, help="Tokens to generate for the speed check.")] = 64,
+    limit: Annotated[int, typer.Option(min=1, help="ARC-Easy questions to evaluate.")] = 50,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Where to write the recommendation report (default: <user dir>/reports).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Offline tour on the embedded SmolLM2: catalog, import, speed check, ARC-Easy eval, recommendation report."""
+    run_quickstart(catalog(), tokens=tokens, json_out=json_out, eval_limit=limit, report_dir=report_dir)

@@ -1,4 +1,4 @@
-"""``llmatlas recommend``'s output: ``--eval``'s progress lines, the reports and the terminal view.
+"""``llmatlas recommend``: the command, ``--eval``'s progress lines, the reports and the terminal view.
 
 The recommendation itself is :func:`llmatlas.api.recommend`'s.
 """
@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from llmatlas import api
+from llmatlas.advise.requirements import example_names
 from llmatlas.advise.schema import Recommendation
-from llmatlas.cli.render import print_json
+from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors, parse_date
+from llmatlas.cli.render import console, print_json
 
 
 def progress_lines(console: Console) -> Callable[[str], None]:
@@ -36,3 +41,51 @@ def show_recommendation(rec: Recommendation, reports: list[Path], console: Conso
     render_terminal(rec, console)
     for p in reports:
         console.print(f"report written: [bold]{p}[/bold]")
+
+
+@app.command("recommend")
+@handle_errors
+def recommend_cmd(
+    requirements: Annotated[
+        Path,
+        typer.Argument(help=f"Requirements YAML, or a packaged example's name: {', '.join(example_names())}."),
+    ],
+    report: Annotated[
+        list[Path] | None,
+        typer.Option("--report", help="Write a report: FILE.md, FILE.html or FILE.json (repeatable)."),
+    ] = None,
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="Measure the shortlist here on the weighted tasks, then re-rank.")
+    ] = False,
+    eval_model: Annotated[
+        list[str] | None,
+        typer.Option("--eval-model", help="CATALOG_ID=SPEC: how to run a shortlisted model (repeatable)."),
+    ] = None,
+    eval_limit: Annotated[int, typer.Option(min=1, help="Items per task for --eval.")] = 100,
+    data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder for --eval.")] = None,
+    no_measured: Annotated[
+        bool, typer.Option("--no-measured", help="Ignore earlier runs in the results store.")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Replay the decision as on DATE (YYYY-MM-DD): prices, lifecycle, releases then."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Turn a requirements file into a ranked, explained shortlist, with reports."""
+    from llmatlas.cli.progress import ProgressView
+
+    with ProgressView(None if json_out or not evaluate else console) as view:
+        rec = api.recommend(
+            requirements,
+            catalog(),
+            as_of=parse_date(as_of),
+            use_store=not no_measured,
+            eval_shortlist=evaluate,
+            eval_models=eval_model,
+            eval_limit=eval_limit,
+            data_dir=data_dir,
+            on_message=None if json_out else progress_lines(console),
+            on_event=view,
+        )
+    show_recommendation(rec, report or [], console, json_out=json_out)

@@ -1,0 +1,176 @@
+"""Evaluation commands: ``eval``, ``tasks``, ``results``, ``compare`` and ``judge-pairwise``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from llmatlas import api
+from llmatlas.cli.app import JournalOpt, JsonOpt, State, app, handle_errors
+from llmatlas.cli.render import console, err_console, num, performance_line, print_json
+
+
+@app.command("eval")
+@handle_errors
+def eval_cmd(
+    model: Annotated[str, typer.Option(help="backend:target (llama:x.gguf, hf:DIR, mock:name) or 'smollm2'.")],
+    task: Annotated[str, typer.Option(help="Task name(s), comma-separated (see `llmatlas tasks`).")],
+    limit: Annotated[int | None, typer.Option(min=1, help="First N items (per subject for MMLU/CMMLU).")] = None,
+    num_fewshot: Annotated[int | None, typer.Option(min=0, help="Few-shot examples (MMLU/CMMLU).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Folder of benchmark JSONL files.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write <task>.json and <task>_samples.jsonl here.")] = None,
+    chunk: Annotated[
+        int | None,
+        typer.Option(min=1, help="Items scored and journaled per step (default: the backend's; 256 for hf on CPU)."),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option(min=1, help="Generations per item (HumanEval pass@k); default 1.")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(min=0.0, help="Sampling temperature (default 0).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Most tokens per generation.")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="Judge model for judged tasks (MT-Bench, rubric scorers), as a model spec.")
+    ] = None,
+    catalog_id: Annotated[
+        str | None, typer.Option(help="Catalog model whose price costs the run (default: the model's own name).")
+    ] = None,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run benchmarks on a model; resumable (run the same command again after a crash)."""
+    from llmatlas.cli.progress import ProgressView
+
+    names = [t.strip() for t in task.split(",") if t.strip()]
+    with ProgressView(None if json_out else err_console) as view:
+        results = api.evaluate(
+            model,
+            names,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            chunk=chunk,
+            data_dir=str(data_dir) if data_dir else None,
+            samples=samples,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            judge=judge,
+            catalog_dirs=State.catalog_dirs,
+            catalog_id=catalog_id,
+            journal_path=journal,
+            on_event=view,
+            out_dir=out,
+        )
+    if json_out:
+        data = [r.model_dump(mode="json") for r in results]
+        print_json(data[0] if len(data) == 1 else data)
+        return
+    t = Table(title=f"{results[0].model}")
+    for col in ("task", "n", "metric", "value", "± stderr", "items/s", "run"):
+        t.add_column(col, justify="right" if col in ("n", "value", "± stderr", "items/s") else "left")
+    for r in results:
+        for name, m in r.metrics.items():
+            t.add_row(
+                r.task,
+                str(r.n),
+                name,
+                f"{m.value:.4f}",
+                num(m.stderr, "{:.4f}"),
+                num(r.timing.items_per_s, "{:.1f}"),
+                r.run_id,
+            )
+    console.print(t)
+    for r in results:
+        if r.performance is not None:
+            console.print(performance_line(r))
+    if out:
+        console.print(f"[dim]results and per-sample records written to {out}[/dim]")
+
+
+@app.command()
+@handle_errors
+def tasks(json_out: JsonOpt = False) -> None:
+    """Available benchmarks and where their data is found."""
+    rows = [r.model_dump() for r in api.tasks()]
+    if json_out:
+        print_json(rows)
+        return
+    tb = Table(title="Tasks")
+    for col in ("task", "metrics", "shots", "data"):
+        tb.add_column(col)
+    for r in rows:
+        tb.add_row(
+            r["task"],
+            ", ".join(r["metrics"]),
+            str(r["num_fewshot"]),
+            r["local_file"] or (f"hub: {r['hub']} (needs network)" if r["hub"] else "--data-dir"),
+        )
+    console.print(tb)
+
+
+@app.command()
+@handle_errors
+def results(journal: JournalOpt = None, json_out: JsonOpt = False) -> None:
+    """Runs in the journal with their scores."""
+    runs = api.list_runs(journal)
+    if json_out:
+        print_json([r.model_dump(mode="json") for r in runs])
+        return
+    t = Table(title=f"Runs ({len(runs)})")
+    for col in ("run", "created", "model", "task", "status", "n", "scores (± stderr)"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("run", "created", "n"))
+    for r in runs:
+        res = r.result
+        scores = "  ".join(f"{k} {m.value:.3f}±{m.stderr or 0:.3f}" for k, m in res.metrics.items()) if res else ""
+        if r.error:
+            scores = f"[red]{escape(r.error)}[/red]"
+        t.add_row(r.run_id, r.created[:16].replace("T", " "), r.model, r.task, r.status, str(r.samples), scores)
+    console.print(t)
+
+
+@app.command()
+@handle_errors
+def compare(
+    run_a: Annotated[str, typer.Argument(help="Run id (prefix) from `llmatlas results`.")],
+    run_b: Annotated[str, typer.Argument(help="Run id (prefix) to compare against RUN_A.")],
+    metric: Annotated[str, typer.Option(help="Per-sample metric to compare.")] = "acc",
+    resamples: Annotated[int, typer.Option(min=100)] = 10_000,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Paired bootstrap of B − A over the items both runs scored: is the difference real?"""
+    cmp = api.compare_runs(run_a, run_b, metric=metric, resamples=resamples, journal_path=journal)
+    if json_out:
+        print_json(cmp.model_dump(mode="json"))
+        return
+    console.print(f"[bold]{cmp.task}[/bold], {cmp.n} paired items, metric {metric}")
+    console.print(f"  A {cmp.model_a}: {cmp.mean_a:.4f}")
+    console.print(f"  B {cmp.model_b}: {cmp.mean_b:.4f}")
+    verdict = "[green]real difference[/green]" if cmp.significant else "[yellow]not distinguishable from noise[/yellow]"
+    console.print(
+        f"  B − A = {cmp.diff:+.4f}, 95% CI [{cmp.ci95[0]:+.4f}, {cmp.ci95[1]:+.4f}] "
+        f"(paired bootstrap, {cmp.resamples:,} resamples, p≈{cmp.p_value:.3f}): {verdict}"
+    )
+    console.print(f"  items where A wins: {cmp.wins_a}, B wins: {cmp.wins_b}")
+
+
+@app.command("judge-pairwise")
+@handle_errors
+def judge_pairwise(
+    run_a: Annotated[str, typer.Argument(help="An MT-Bench run id (prefix) from `llmatlas results`.")],
+    run_b: Annotated[str, typer.Argument(help="The MT-Bench run to compare against RUN_A.")],
+    judge: Annotated[str, typer.Option(help="Judge model spec, e.g. openai:gpt-4o or llama:judge.gguf.")],
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples for the win-rate CI.")] = 2000,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pairwise judgement of two MT-Bench runs, each turn judged in both orders to cancel position bias."""
+    from llmatlas.tasks.mt_bench import pairwise_cli_summary
+
+    result = api.judge_pairwise(run_a, run_b, judge, resamples=resamples, journal_path=journal)
+    if json_out:
+        print_json(result.model_dump(mode="json"))
+        return
+    console.print(pairwise_cli_summary(result), highlight=False, markup=False)
