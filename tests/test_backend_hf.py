@@ -21,6 +21,7 @@ transformers = pytest.importorskip("transformers")
 
 from llmatlas.backends.base import GenerationRequest, MCQuestion, split_context  # noqa: E402
 from llmatlas.backends.hf import HFBackend  # noqa: E402
+from llmatlas.backends.prefix import common_prefix_len  # noqa: E402
 
 TOL_REFERENCE = 1e-4
 TOL_BATCH = 1e-5
@@ -252,3 +253,145 @@ def test_missing_torch_gives_pip_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "llmatlas.backends.hf")
     with pytest.raises(LlmatlasError, match=r"needs 'torch'.*llmatlas\[hf\]"):
         load_backend("hf:/nonexistent/model")
+
+
+# ---------------------------------------------------------------------- cross-question prefix reuse
+
+_WORDS = ["cell", "plant", "energy", "water", "sun", "rock", "heat", "light", "food", "grows", "moon", "iron"]
+
+
+def _fewshot_questions(rng: random.Random, subjects: int = 3, per_subject: int = 4) -> list[MCQuestion]:
+    """MMLU-5-shot-like prompts: per subject a header and five answered shots, then the question."""
+
+    def item() -> str:
+        question = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12)))
+        options = "".join(f"\n{letter}. {rng.choice(_WORDS)} {rng.choice(_WORDS)}" for letter in "ABCD")
+        return f"{question}?{options}\nAnswer:"
+
+    out = []
+    for s in range(subjects):
+        header = f"The following are multiple choice questions (with answers) about subject {s}.\n\n"
+        shots = "".join(f"{item()} {rng.choice('ABCD')}\n\n" for _ in range(5))
+        out += [MCQuestion(header + shots + item(), (" A", " B", " C", " D")) for _ in range(per_subject)]
+    return out
+
+
+def _mixed_fewshot_questions() -> list[MCQuestion]:
+    rng = random.Random(1)
+    questions = _fewshot_questions(rng) + _arc_questions(6)  # zero-shot questions mixed in
+    rng.shuffle(questions)  # reuse is found from the tokens, not from the order
+    return questions
+
+
+def test_prefix_reuse_equals_reference_on_few_shot_questions(backend: HFBackend, tiny_model: Path) -> None:
+    questions = _mixed_fewshot_questions()
+    ref = backend.loglikelihood_reference(questions)
+    for budget in (1, 96, 1024, 1 << 16):  # one row per batch ... everything of a group in one batch
+        fast_backend = HFBackend(str(tiny_model), batch_tokens=budget)
+        done: list[int] = []
+        fast = fast_backend.loglikelihood(questions, progress=done.append)
+        _assert_close(fast, ref, TOL_REFERENCE)
+        assert [[s.greedy for s in q] for q in fast] == [[s.greedy for s in q] for q in ref]
+        assert sum(done) == len(questions)
+        assert fast_backend.stats()["prefix_groups"] == 3  # one per subject; the zero-shot ones share nothing
+    assert len({round(s.logprob, 4) for q in ref for s in q}) > 40
+
+
+def test_prefix_ending_mid_token(backend: HFBackend) -> None:
+    """Contexts whose shared *text* ends inside a token share only the tokens both encodings have."""
+    preamble = "Read the passage and answer the question about the word. " * 5 + "The word is"
+    pairs = [("unbelievable", "unbelief"), ("antibody", "antidote"), ("photosynthesis", "photograph")]
+    questions = [MCQuestion(preamble, (" long", " short word"))]  # the whole shared prefix is this context
+    for a, b in pairs:
+        questions += [MCQuestion(f"{preamble} {w}. Is it long?", (" yes", " no", " maybe")) for w in (a, b)]
+    for a, b in pairs:
+        ids_a = backend.encode_pair(f"{preamble} {a}", " x")[0]
+        ids_b = backend.encode_pair(f"{preamble} {b}", " x")[0]
+        shared_tokens = common_prefix_len(ids_a, ids_b)
+        shared_text = len(f"{preamble} ") + common_prefix_len(a, b)
+        assert len(backend.tokenizer.decode(ids_a[:shared_tokens], skip_special_tokens=True)) < shared_text
+    before = backend.stats()
+    fast = backend.loglikelihood(questions)
+    after = backend.stats()
+    _assert_close(fast, backend.loglikelihood_reference(questions), TOL_REFERENCE)
+    assert after["prefix_groups"] - before["prefix_groups"] == 1
+    # the first question's context is the prefix: its last token stays in the row to predict " long"
+    n_preamble = len(backend.encode_pair(preamble, " long")[0])
+    assert after["prefix_tokens"] - before["prefix_tokens"] == n_preamble - 1
+
+
+def test_prefix_reuse_on_a_truthfulqa_like_preamble(backend: HFBackend, tiny_model: Path) -> None:
+    rng = random.Random(2)
+
+    def words(n: int) -> str:
+        return " ".join(rng.choice(_WORDS) for _ in range(n))
+
+    preamble = "".join(f"Q: {words(8)}?\nA: {words(6)}.\n\n" for _ in range(6))
+    questions = []
+    for _ in range(10):
+        choices = tuple(f" {words(rng.randint(1, 12))}." for _ in range(rng.randint(2, 7)))
+        questions.append(MCQuestion(f"{preamble}Q: {words(rng.randint(3, 10))}?\nA:", choices))
+    ref = backend.loglikelihood_reference(questions)
+    for budget in (1, 1024):
+        fast_backend = HFBackend(str(tiny_model), batch_tokens=budget)
+        _assert_close(fast_backend.loglikelihood(questions), ref, TOL_REFERENCE)
+        stats = fast_backend.stats()
+        assert stats["prefix_groups"] == 1
+        assert stats["tokens_encoded"] <= stats["tokens_unique"] + 10 * 3  # a few tokens of "Q:" per question
+
+
+def test_prefix_reuse_counters_and_switch(tiny_model: Path) -> None:
+    questions = _mixed_fewshot_questions()
+    on = HFBackend(str(tiny_model), batch_tokens=1024)
+    off = HFBackend(str(tiny_model), batch_tokens=1024, prefix_reuse="false")
+    scores_on, scores_off = on.loglikelihood(questions), off.loglikelihood(questions)
+    _assert_close(scores_on, scores_off, TOL_BATCH)
+    assert _predictions(scores_on) == _predictions(scores_off)
+    s_on, s_off = on.stats(), off.stats()
+    for stats in (s_on, s_off):
+        assert stats["questions"] == len(questions)
+        assert stats["tokens_unique"] < stats["tokens_packed"] < stats["tokens_requested"]
+        assert stats["tokens_encoded"] <= stats["tokens_padded"]
+    assert s_on["tokens_requested"] == s_off["tokens_requested"] and s_on["tokens_unique"] == s_off["tokens_unique"]
+    assert s_off["tokens_encoded"] == s_off["tokens_packed"] and s_off["prefix_groups"] == 0
+    assert s_on["prefix_groups"] == 3 and s_on["tokens_encoded"] < 0.5 * s_off["tokens_encoded"]
+    assert s_on["tokens_encoded"] < 1.05 * s_on["tokens_unique"]
+    assert on.info().details["prefix_reuse"] is True and off.info().details["prefix_reuse"] is False
+    assert on.info().identity() == on.info().identity()  # counters stay out of the run's identity
+    assert "tokens_encoded" not in on.info().details
+
+
+def test_mmlu_5shot_run_with_and_without_prefix_reuse(tiny_model: Path, tmp_path: Path) -> None:
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.runner import EvalConfig, run_task
+
+    rng = random.Random(3)
+
+    def row(subject: str) -> dict[str, Any]:
+        question = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 12))) + "?"
+        choices = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 3))) for _ in range(4)]
+        return {"question": question, "subject": subject, "choices": choices, "answer": rng.randrange(4)}
+
+    subjects = ("anatomy", "virology")
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, n in (("mmlu_test.jsonl", 3), ("mmlu_dev.jsonl", 5)):
+        rows = [row(s) for s in subjects for _ in range(n)]
+        (data / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    results = {}
+    for reuse in ("true", "false"):
+        backend = load_backend(f"hf:{tiny_model}?dtype=float32&device=cpu&prefix_reuse={reuse}")
+        journal = Journal(tmp_path / f"j-{reuse}.sqlite")
+        result = run_task(backend, "mmlu_5shot", EvalConfig(data_dir=str(data)), journal)
+        assert result.n == 6 and result.complete
+        results[reuse] = (result, {r.doc_id: r for r in journal.samples(result.run_id)}, backend)
+    (on, samples_on, backend_on), (off, samples_off, _) = results["true"], results["false"]
+    assert on.metrics.keys() == off.metrics.keys()
+    for name, metric in on.metrics.items():
+        assert metric.value == off.metrics[name].value
+    assert samples_on.keys() == samples_off.keys()
+    for doc_id, rec in samples_on.items():
+        assert rec.prediction == samples_off[doc_id].prediction
+        assert rec.logprobs == pytest.approx(samples_off[doc_id].logprobs, abs=TOL_BATCH)
+    assert backend_on.stats()["prefix_groups"] == 2  # one per subject (its header and five shots)

@@ -23,7 +23,7 @@ from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.engine.events import RunEvent, RunFinished, RunStarted, SamplesScored, StepSaved
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.runner import EvalConfig, run_task
-from llmatlas.engine.stats import mean_stderr, paired_bootstrap
+from llmatlas.engine.stats import mean_stderr, paired_bootstrap, pooled_stderr
 from llmatlas.tasks.registry import get_task
 from llmatlas.tasks.task import Sample
 
@@ -406,3 +406,61 @@ def test_tasks_command_lists_every_task() -> None:
         "cmmlu",
         "cmmlu_5shot",
     } <= names
+
+
+# ---------------------------------------------------------------- grouped tasks: lm-eval's pooled error
+
+
+def _lm_eval_pooled(parts: list[tuple[float, int]]) -> float:
+    """lm-evaluation-harness 0.4's pooled_sample_stderr, written out independently for the check."""
+    var = sum((n - 1) * se**2 * n for se, n in parts) / (sum(n for _, n in parts) - len(parts))
+    return float(np.sqrt(var / sum(n for _, n in parts)))
+
+
+def test_pooled_stderr_is_lm_evals_formula() -> None:
+    parts = [(0.1, 5), (0.2, 7), (0.05, 12)]
+    assert pooled_stderr(parts) == pytest.approx(_lm_eval_pooled(parts))
+    assert pooled_stderr([(None, 1), (0.2, 4)]) == pytest.approx(_lm_eval_pooled([(0.0, 1), (0.2, 4)]))
+    assert pooled_stderr([(None, 1), (None, 1)]) is None  # no group with two samples: nothing to pool
+
+
+def test_mmlu_reports_lm_evals_pooled_error_through_its_categories(tmp_path: Path) -> None:
+    """Subjects pool into lm-eval's categories, categories into the overall error; the mean is over items."""
+
+    def row(subject: str, i: int) -> dict[str, object]:
+        return {"question": f"Question {i} of {subject}?", "subject": subject, "choices": ["w", "x", "y", "z"],
+                "answer": (i * 7 + len(subject)) % 4}  # fmt: skip
+
+    subjects = {"anatomy": 4, "astronomy": 3, "formal_logic": 5, "virology": 3}  # stem, stem, humanities, other
+    write_jsonl(tmp_path / "mmlu_test.jsonl", [row(s, i) for s, n in subjects.items() for i in range(n)])
+    jr = Journal(tmp_path / "runs.sqlite")
+    res = run_task(load_backend("mock:m"), "mmlu", EvalConfig(data_dir=str(tmp_path)), jr)
+    samples = jr.samples(res.run_id)
+    acc = {s: [r.metrics["acc"] for r in samples if r.group == s] for s in subjects}
+    se = {s: float(np.std(v, ddof=1) / np.sqrt(len(v))) for s, v in acc.items()}
+    stem = _lm_eval_pooled([(se["anatomy"], 4), (se["astronomy"], 3)])
+    expected = _lm_eval_pooled([(stem, 7), (se["formal_logic"], 5), (se["virology"], 3)])
+    m = res.metrics["acc"]
+    assert m.stderr_method == "pooled" and m.stderr == pytest.approx(expected)
+    assert m.value == pytest.approx(np.mean([x for v in acc.values() for x in v]))
+    assert res.groups["anatomy"]["acc"].stderr_method == "sample"
+    assert res.groups["anatomy"]["acc"].stderr == pytest.approx(se["anatomy"])
+    ungrouped, _ = run(tmp_path / "arc")
+    assert ungrouped.metrics["acc"].stderr_method == "sample"
+
+
+def test_a_run_records_what_the_backend_counted_during_it(tmp_path: Path) -> None:
+    """Counters are per backend session; a run keeps only what it caused (two runs, one backend)."""
+    backend = load_backend("mock:m")
+    counts = {"tokens_encoded": 0, "truncated": 0}
+
+    def stats() -> dict[str, int]:
+        counts["tokens_encoded"] += 100  # rises with every look, as real counters rise with work
+        return dict(counts)
+
+    backend.stats = stats  # type: ignore[method-assign]
+    jr = Journal(tmp_path / "runs.sqlite")
+    first = run_task(backend, "arc_easy", EvalConfig(data_dir=str(DATA), limit=5), jr)
+    second = run_task(backend, "arc_easy", EvalConfig(data_dir=str(DATA), limit=7), jr)
+    assert first.backend_stats == {"tokens_encoded": 100} and second.backend_stats == {"tokens_encoded": 100}
+    assert first.errors == 0

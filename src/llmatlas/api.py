@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from llmatlas.backends.base import Generation
     from llmatlas.engine.events import OnEvent
     from llmatlas.engine.outputs import Pricer
+    from llmatlas.engine.plan import EvalPlan
     from llmatlas.engine.results import Output
     from llmatlas.market.check import CheckReport
     from llmatlas.market.sync import SyncResult
@@ -394,6 +395,59 @@ def _memory_of(m: Model, context: int) -> MemoryEstimate:
     if q is None:
         return estimate_memory(m, context=context)
     return estimate_memory(m, quant=q.name, context=context, bpw=q.bits_per_weight)
+
+
+def plan_eval(
+    spec: str,
+    tasks: Sequence[str],
+    *,
+    limit: int | None = None,
+    num_fewshot: int | None = None,
+    data_dir: str | None = None,
+    samples: int | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    judge: str | None = None,
+    catalog: Catalog | None = None,
+    catalog_dirs: Sequence[str | Path] = (),
+    catalog_id: str | None = None,
+    journal_path: str | Path | None = None,
+    probe_items: int = 4,
+) -> EvalPlan:
+    """What :func:`evaluate` with the same arguments would do — tokens, time here, API cost — without
+    running or journaling anything (a local model runs ``probe_items`` samples to time itself)."""
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.journal import Journal, default_path
+    from llmatlas.engine.plan import plan
+    from llmatlas.engine.runner import EvalConfig
+    from llmatlas.tasks.registry import get_task
+
+    for name in tasks:
+        get_task(name, num_fewshot)  # a typo fails before a model loads
+    config = EvalConfig(
+        limit=limit,
+        num_fewshot=num_fewshot,
+        data_dir=data_dir,
+        samples=samples,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        catalog_id=catalog_id,
+        catalog=catalog,
+        catalog_dirs=tuple(str(d) for d in catalog_dirs),
+    )
+    path = Path(journal_path) if journal_path else default_path()
+    backend = load_backend(spec)
+    judge_backend = load_backend(judge) if judge else None
+    journal = Journal(path) if path.exists() else None  # a plan creates no journal
+    try:
+        config.judge = judge_backend
+        return plan(backend, tasks, config, journal, probe_items)
+    finally:
+        backend.close()
+        if judge_backend is not None:
+            judge_backend.close()
+        if journal is not None:
+            journal.close()
 
 
 class TaskRow(BaseModel):

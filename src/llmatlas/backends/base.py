@@ -146,6 +146,17 @@ class Backend(ABC):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         raise NotImplementedError(f"the {self.name} backend does not generate text")
 
+    def stats(self) -> dict[str, int]:
+        """Counters since the backend was made (requests, retries, errors; tokens encoded, prompts
+        truncated): a run records how much of each it caused."""
+        return {}
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """Each text's token ids with the model's own tokenizer, as its scoring encodes a context
+        (BOS where the model adds one); None where there is no tokenizer here (API models): a plan
+        then estimates tokens from characters."""
+        return None
+
     def stream(self, request: GenerationRequest) -> Iterator[str | Generation]:
         """Text pieces as the model writes them, then the finished :class:`Generation`.
 

@@ -9,6 +9,13 @@ padded batch whose size is bounded by a token budget (``batch_tokens``) after so
 longest first. Logits are computed only at the positions that predict continuation tokens
 (transformers' boolean ``logits_to_keep``), and log-softmax only there.
 
+Questions whose contexts share a long token prefix (few-shot exemplars, a task description) are
+grouped by :func:`llmatlas.backends.prefix.group_by_prefix`, from the token ids themselves: the
+prefix runs through the model once per group (its KV cache kept), and each question's rest of
+context and continuations are packed as above on top of it — the cache is shared by every row of a
+batch (expanded, not copied), positions continue after the prefix, and the 4D mask shows the
+prefix to every token. ``stats()`` counts the tokens run against those asked for.
+
 ``loglikelihood_reference`` is the per-choice method of lm-evaluation-harness (one forward pass of
 ``context + continuation[:-1]`` per choice, batch of one, full logits); the packed scorer equals it
 to float tolerance (about 1e-6 in float32 on CPU) whatever the batch budget.
@@ -22,12 +29,14 @@ both equal the reference to ~3e-5 on SmolLM2-135M, sdpa is ~30% faster on CPU), 
 (unset: the tokenizer's default special tokens; true/false forces them on or off — lm-eval
 0.4.0-0.4.8 used false for causal models), ``trust_remote_code``, ``seed`` (sampling), ``threads``
 (torch CPU threads, process-wide), ``fused_norm`` (true by default: plain RMSNorm layers of a float32
-model run through ``F.rms_norm``).
+model run through ``F.rms_norm``), ``prefix_reuse`` (true by default: encode a prefix shared by
+several questions once; false for A/B measurements).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +58,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.options import BackendOptions, Flag
+from llmatlas.backends.prefix import group_by_prefix, unique_tokens
 from llmatlas.core.errors import InputError
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -63,6 +73,20 @@ _DTYPES: dict[str, torch.dtype] = {
 }
 _DEFAULT_MAX_LENGTH = 2048  # lm-eval's fallback when neither config nor tokenizer says
 _LOGITS_BUDGET_BYTES = 256 * 2**20  # float32 logits kept per forward pass (bounds scored positions)
+_STAT_KEYS = (
+    "questions",
+    "tokens_requested",  # what per-choice scoring runs: context + continuation[:-1], every choice
+    "tokens_packed",  # what sharing each question's context among its choices runs
+    "tokens_unique",  # distinct token prefixes among the requested sequences (each call's trie)
+    "tokens_encoded",  # tokens actually run through the model, padding left out
+    "tokens_padded",  # ... padding included
+    "forward_passes",
+    "prefix_groups",
+    "prefix_tokens",  # shared-prefix tokens encoded (once per group)
+)
+# Shortest prefix worth its own forward pass and batches: MMLU's subject headers differ after ~12
+# tokens, its five shots share hundreds.
+MIN_SHARED_PREFIX = 32
 
 
 @dataclass
@@ -79,25 +103,56 @@ class _Unit:
     segments: list[int] = field(default_factory=list)  # 0 = context, j + 1 = j-th choice
     scored: list[int] = field(default_factory=list)  # row positions predicting each target
     targets: list[int] = field(default_factory=list)
+    offset: int = 0  # tokens before the row (a shared prefix in the KV cache): positions start there
 
     def pack(self) -> None:
         ctx = self.context
         n_ctx = len(ctx)
+        start_pos = self.offset + n_ctx
         self.ids = list(ctx)
-        self.positions = list(range(n_ctx))
+        self.positions = list(range(self.offset, start_pos))
         self.segments = [0] * n_ctx
         self.scored, self.targets = [], []
         for j, (_, cont) in enumerate(self.choices):
             start = len(self.ids)
             body = cont[:-1]
             self.ids += body
-            self.positions += range(n_ctx, n_ctx + len(body))
+            self.positions += range(start_pos, start_pos + len(body))
             self.segments += [j + 1] * len(body)
             # cont[0] is predicted by the last context token; cont[k] by the row position of cont[k-1]
             self.scored += [n_ctx - 1, *range(start, start + len(body))]
             self.targets += cont
         self.length = len(self.ids)
         self.n_scored = len(self.scored)
+
+
+class _SharedPrefixCache(transformers.DynamicCache):
+    """A read-only KV cache holding one prefix (batch of one) under every row of a batch.
+
+    ``update`` hands each layer the prefix's keys and values expanded to the batch (a view, not a
+    copy) followed by the rows' own, and stores nothing: the same cache serves every batch of the
+    group, and each layer's concatenation is freed once the layer is done.
+    """
+
+    def __init__(self, kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        super().__init__(ddp_cache_data=kv)  # so that get_seq_length() and friends see the prefix
+        self.kv = kv
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        keys, values = self.kv[layer_idx]
+        n = key_states.shape[0]
+        return (
+            torch.cat([keys.expand(n, -1, -1, -1), key_states], dim=-2),
+            torch.cat([values.expand(n, -1, -1, -1), value_states], dim=-2),
+        )
+
+
+@dataclass
+class _SharedPrefix:
+    length: int
+    cache: _SharedPrefixCache
 
 
 DType = Literal["auto", "float32", "fp32", "float", "bfloat16", "bf16", "float16", "fp16", "half"]
@@ -119,6 +174,7 @@ class HFOptions(BackendOptions):
     max_length: int | None = Field(
         None, ge=1, le=10_000_000, description="longest sequence in tokens (default: from the model's config)"
     )
+    prefix_reuse: Flag = Field(True, description="encode a prefix shared by several questions once")
 
     @field_validator("dtype", mode="before")
     @classmethod
@@ -186,6 +242,10 @@ class HFBackend(Backend):
         # (modeling_utils.slice_logits_to_keep); older ones compute logits for every position of
         # the padded batch and we slice afterwards (same numbers, more memory).
         self._bool_logits_to_keep = hasattr(transformers.modeling_utils, "slice_logits_to_keep")
+        self.prefix_reuse = opts.prefix_reuse
+        # transformers 5.x renamed the forward's `past_key_values` to `cache` (the old name warns)
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        self._stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -251,6 +311,7 @@ class HFBackend(Backend):
                 "batch_tokens": self.batch_tokens,
                 "threads": torch.get_num_threads(),
                 "add_bos_token": self.add_bos_token,
+                "prefix_reuse": self.prefix_reuse,
                 "scoring": "prefix packing (shared context, 4D mask)",
                 "transformers": transformers.__version__,
                 "torch": torch.__version__,
@@ -331,14 +392,22 @@ class HFBackend(Backend):
             results.append(row)
         return units, results
 
-    def _batches(self, units: list[_Unit]) -> list[list[_Unit]]:
+    def _batches(self, units: list[_Unit], prefix_len: int = 0) -> list[list[_Unit]]:
+        """Rows longest first, as many per batch as the token budget allows.
+
+        A row on top of a shared prefix counts the prefix's tokens too: its attention reads them,
+        and each layer materializes the prefix's keys and values once per row, so a batch costs
+        the memory it would cost without reuse.
+        """
         max_scored = max(1, _LOGITS_BUDGET_BYTES // (4 * self.vocab_size))
         ordered = sorted(units, key=lambda u: (-u.length, u.question))
         batches: list[list[_Unit]] = []
         current: list[_Unit] = []
         width = scored = 0
         for unit in ordered:
-            if current and ((len(current) + 1) * width > self.batch_tokens or scored + unit.n_scored > max_scored):
+            if current and (
+                (len(current) + 1) * (width + prefix_len) > self.batch_tokens or scored + unit.n_scored > max_scored
+            ):
                 batches.append(current)
                 current, scored = [], 0
             if not current:
@@ -349,9 +418,35 @@ class HFBackend(Backend):
             batches.append(current)
         return batches
 
-    def _forward_packed(self, batch: list[_Unit]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _encode_prefix(self, ids: list[int]) -> _SharedPrefix | None:
+        """Run a shared prefix once and keep its keys and values (batch of one) for the rows on top;
+        None (and reuse off from then on) where the model's cache is not plain keys and values."""
+        cache = transformers.DynamicCache()  # no config: plain full-attention layers, nothing cropped
+        kwargs: dict[str, Any] = {
+            "input_ids": torch.tensor([ids], dtype=torch.long, device=self.device),
+            self._cache_arg: cache,
+            "use_cache": True,
+        }
+        if self._bool_logits_to_keep:
+            kwargs["logits_to_keep"] = 1  # the rows keep the prefix's last token's successor: no logits needed
+        with torch.inference_mode(), self._attention_kernels():
+            self.model(**kwargs)
+        kv: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for layer in cache.layers:  # plain attention layers only (not linear-attention / recurrent state)
+            keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
+            if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)) or keys.shape[-2] != len(ids):
+                self.prefix_reuse = False  # this model's cache cannot be shared: score without reuse
+                return None
+            kv.append((keys, values))
+        self._count(forward_passes=1, tokens_encoded=len(ids), tokens_padded=len(ids), prefix_tokens=len(ids))
+        return _SharedPrefix(len(ids), _SharedPrefixCache(kv))
+
+    def _forward_packed(
+        self, batch: list[_Unit], prefix: _SharedPrefix | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probs of every target token of the batch and whether it is the argmax, row-major."""
         n, width = len(batch), max(u.length for u in batch)
+        n_prefix = prefix.length if prefix is not None else 0
         dev = self.device
         ids = torch.full((n, width), int(batch[0].ids[0]), dtype=torch.long)
         pos = torch.zeros((n, width), dtype=torch.long)
@@ -375,8 +470,11 @@ class HFBackend(Backend):
         seg_q, seg_k = seg[:, :, None], seg[:, None, :]
         allowed = causal & (seg_q >= 0) & (seg_k >= 0) & ((seg_k == 0) | (seg_k == seg_q))
         allowed |= torch.eye(width, dtype=torch.bool)[None]
-        mask = torch.zeros((n, 1, width, width), dtype=self.dtype)
+        if prefix is not None:  # the cached prefix comes first in the keys: every real token sees all of it
+            allowed = torch.cat([(seg_q >= 0).expand(n, width, n_prefix), allowed], dim=-1)
+        mask = torch.zeros((n, 1, width, n_prefix + width), dtype=self.dtype)
         mask.masked_fill_(~allowed[:, None], torch.finfo(self.dtype).min)
+        self._count(forward_passes=1, tokens_encoded=sum(u.length for u in batch), tokens_padded=n * width)
 
         kwargs: dict[str, Any] = {
             "input_ids": ids.to(dev),
@@ -384,6 +482,9 @@ class HFBackend(Backend):
             "position_ids": pos.to(dev),
             "use_cache": False,
         }
+        if prefix is not None:
+            kwargs[self._cache_arg] = prefix.cache
+            kwargs["use_cache"] = True
         if self._bool_logits_to_keep:
             kwargs["logits_to_keep"] = keep.to(dev)
         with torch.inference_mode(), self._attention_kernels():
@@ -432,28 +533,75 @@ class HFBackend(Backend):
         self, questions: Sequence[MCQuestion], progress: Progress | None = None
     ) -> list[list[ContinuationScore]]:
         units, results = self._units(questions)
+        self._count_request(questions, units)
         remaining = [0] * len(questions)
         for unit in units:
             remaining[unit.question] += 1
         done_early = [qi for qi, n in enumerate(remaining) if n == 0]
         if progress and done_early:
             progress(len(done_early))
-        for batch in self._batches(units):
-            logprobs, is_max = self._forward_packed(batch)
-            offset = 0
-            finished = 0
-            for unit in batch:
-                for ci, cont in unit.choices:
-                    k = len(cont)
-                    lp = float(logprobs[offset : offset + k].sum())
-                    greedy = bool(is_max[offset : offset + k].all())
-                    results[unit.question][ci] = ContinuationScore(lp, k, greedy)
-                    offset += k
-                remaining[unit.question] -= 1
-                finished += remaining[unit.question] == 0
-            if progress and finished:
-                progress(finished)
+        for prefix_ids, rows, originals in self._plan(units):
+            prefix = self._encode_prefix(prefix_ids) if prefix_ids else None
+            if prefix is None:
+                rows = originals
+            for batch in self._batches(rows, prefix.length if prefix else 0):
+                logprobs, is_max = self._forward_packed(batch, prefix)
+                offset = 0
+                finished = 0
+                for unit in batch:
+                    for ci, cont in unit.choices:
+                        k = len(cont)
+                        lp = float(logprobs[offset : offset + k].sum())
+                        greedy = bool(is_max[offset : offset + k].all())
+                        results[unit.question][ci] = ContinuationScore(lp, k, greedy)
+                        offset += k
+                    remaining[unit.question] -= 1
+                    finished += remaining[unit.question] == 0
+                if progress and finished:
+                    progress(finished)
+            del prefix  # its keys and values go before the next group's
         return [[s for s in row if s is not None] for row in results]
+
+    def _plan(self, units: list[_Unit]) -> list[tuple[list[int], list[_Unit], list[_Unit]]]:
+        """(shared prefix, rows on top of it, the same rows whole) per group; the rows sharing nothing
+        come first, with prefix []."""
+        if not self.prefix_reuse:
+            return [([], units, units)]
+        work: list[tuple[list[int], list[_Unit], list[_Unit]]] = []
+        grouped: set[int] = set()
+        for group in group_by_prefix([u.context for u in units], MIN_SHARED_PREFIX):
+            members = [units[i] for i in group.members]
+            # each row keeps at least one context token: its last one predicts the first continuation token
+            n_prefix = min(group.prefix_len, *(len(u.context) - 1 for u in members))
+            if n_prefix < MIN_SHARED_PREFIX:
+                continue
+            rows = []
+            for unit in members:
+                row = _Unit(unit.question, unit.context[n_prefix:], unit.choices, offset=n_prefix)
+                row.pack()
+                rows.append(row)
+            work.append((members[0].context[:n_prefix], rows, members))
+            grouped.update(group.members)
+        self._count(prefix_groups=len(work))
+        rest = [u for i, u in enumerate(units) if i not in grouped]
+        return [([], rest, rest), *work] if rest else work
+
+    def _count_request(self, questions: Sequence[MCQuestion], units: list[_Unit]) -> None:
+        sequences = [unit.context + cont[:-1] for unit in units for _, cont in unit.choices]
+        self._count(
+            questions=len(questions),
+            tokens_requested=sum(len(s) for s in sequences),
+            tokens_packed=sum(u.length for u in units),
+            tokens_unique=unique_tokens(sequences),
+        )
+
+    def _count(self, **counts: int) -> None:
+        for key, value in counts.items():
+            self._stats[key] += value
+
+    def stats(self) -> dict[str, int]:
+        """Work counters since the backend was made (see ``_STAT_KEYS``): tokens run vs tokens asked for."""
+        return dict(self._stats)
 
     # ------------------------------------------------------------------ reference scorer
 

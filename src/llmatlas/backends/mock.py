@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,10 @@ class MockBackend(Backend):
 
     def info(self) -> BackendInfo:
         return BackendInfo(backend=self.name, model=f"mock:{self.target}", details={"delay": self.delay})
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """The mock's own tokens (words with their leading space), as stable ids."""
+        return [[zlib.crc32(tok.encode("utf-8")) for tok in _tokens(text)] for text in texts]
 
     def _score(self, context: str, continuation: str) -> ContinuationScore:
         context, continuation = split_context(context, continuation)

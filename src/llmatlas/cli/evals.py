@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from llmatlas import api
 from llmatlas.cli.app import JournalOpt, JsonOpt, State, app, handle_errors
-from llmatlas.cli.render import console, err_console, num, performance_line, print_json
+from llmatlas.cli.render import console, err_console, money, num, performance_line, print_json
+from llmatlas.core import format as fmt
+
+if TYPE_CHECKING:
+    from llmatlas.engine.plan import EvalPlan
 
 
 @app.command("eval")
@@ -39,12 +44,36 @@ def eval_cmd(
         str | None, typer.Option(help="Catalog model whose price costs the run (default: the model's own name).")
     ] = None,
     journal: JournalOpt = None,
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="Say what the run would push (tokens), take here (time) and cost; run nothing."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run benchmarks on a model; resumable (run the same command again after a crash)."""
     from llmatlas.cli.progress import ProgressView
 
     names = [t.strip() for t in task.split(",") if t.strip()]
+    if plan:
+        the_plan = api.plan_eval(
+            model,
+            names,
+            limit=limit,
+            num_fewshot=num_fewshot,
+            data_dir=str(data_dir) if data_dir else None,
+            samples=samples,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            judge=judge,
+            catalog_dirs=State.catalog_dirs,
+            catalog_id=catalog_id,
+            journal_path=journal,
+        )
+        if json_out:
+            print_json(the_plan.model_dump(mode="json"))
+        else:
+            show_plan(the_plan)
+        return
     with ProgressView(None if json_out else err_console) as view:
         results = api.evaluate(
             model,
@@ -85,6 +114,11 @@ def eval_cmd(
     for r in results:
         if r.performance is not None:
             console.print(performance_line(r))
+        if r.backend_stats.get("truncated"):
+            console.print(
+                f"[yellow]{r.task}: {r.backend_stats['truncated']} prompts were longer than the model's context "
+                "and were cut from the left (lm-evaluation-harness's rule)[/yellow]"
+            )
     if out:
         console.print(f"[dim]results and per-sample records written to {out}[/dim]")
 
@@ -174,3 +208,37 @@ def judge_pairwise(
         print_json(result.model_dump(mode="json"))
         return
     console.print(pairwise_cli_summary(result), highlight=False, markup=False)
+
+
+def show_plan(plan: EvalPlan) -> None:
+    """The plan as a table: work per task in tokens, its time here and its API cost, then the totals."""
+    t = Table(title=f"Plan for {plan.model} (nothing run)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("task", "items", "requests", "tokens", "shared", "unique", "output ≤", "time", "cost"):
+        t.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+    for p in plan.tasks:
+        tok = p.tokens
+        mark = "" if tok.method == "tokenizer" else "~"
+        t.add_row(
+            p.task,
+            f"{p.items:,}" + (f" ({p.done:,} done)" if p.done else ""),
+            f"{p.requests:,}",
+            f"{mark}{tok.naive:,}",
+            f"{mark}{tok.shared:,}",
+            f"{mark}{tok.unique:,}",
+            f"{tok.output_max:,}" if tok.output_max else "–",
+            fmt.duration(p.seconds) if p.seconds is not None else "unknown",
+            money(p.cost_usd) if p.cost_usd is not None else "–",
+        )
+    console.print(t)
+    for p in plan.tasks:
+        basis = f"{p.task}: time from {p.seconds_basis}"
+        console.print(f"[dim]{escape(basis)}" + (f"; cost: {escape(p.cost_note)}" if p.cost_note else "") + "[/dim]")
+    console.print(
+        "[dim]tokens: every request encoded in full (lm-eval's work; what an API bills); shared: each "
+        "question's context once; unique: every shared prefix once (the least any scorer must encode)[/dim]"
+    )
+    if any(p.tokens.method == "estimate" for p in plan.tasks):
+        console.print("[dim]~ estimated at 4 characters a token (no tokenizer for this model here)[/dim]")
+    total_time = fmt.duration(plan.seconds) if plan.seconds is not None else "time unknown"
+    total_cost = money(plan.cost_usd) if plan.cost_usd is not None else "no per-token price"
+    console.print(f"total: {total_time}, {total_cost}")

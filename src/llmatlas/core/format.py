@@ -34,3 +34,12 @@ def tokens(n: float) -> str:
     if i >= 1024 and i % 1024 == 0:
         return f"{i // 1024}K"
     return f"{i:,}"
+
+
+def duration(seconds: float) -> str:
+    """A time span at the precision a plan deserves: seconds, minutes, then hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

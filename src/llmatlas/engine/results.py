@@ -11,9 +11,17 @@ SCHEMA_VERSION = 1
 
 
 class Metric(BaseModel):
+    """A metric's mean over the samples, and its standard error.
+
+    ``stderr_method`` says which error it is: ``sample`` (the samples' standard deviation over
+    √n), or ``pooled`` — lm-evaluation-harness's figure for a grouped task (MMLU, CMMLU): the
+    per-group errors pooled, weighted by size, so that between-group differences do not count.
+    """
+
     value: float
     stderr: float | None = None
     ci95: tuple[float, float] | None = None
+    stderr_method: Literal["sample", "pooled"] | None = None
 
 
 class Timing(BaseModel):
@@ -112,6 +120,9 @@ class RunResult(BaseModel):
     complete: bool = True
     errors: int = 0
     performance: Performance | None = None
+    #: what the backend counted during this session of the run: requests, retries and errors (APIs),
+    #: tokens encoded and requested, prompts cut to the model's context ("truncated", lm-eval's rule)
+    backend_stats: dict[str, int] = Field(default_factory=dict)
 
 
 RunStatus = Literal["running", "complete", "partial", "failed"]

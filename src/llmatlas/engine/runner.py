@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmatlas.backends.base import Backend
+from llmatlas.backends.base import Backend, BackendInfo
 from llmatlas.core.errors import InputError, option
 from llmatlas.engine.events import OnEvent, RunFinished, RunStarted, SamplesScored, StepSaved, ignore
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.outputs import Pricer, performance
 from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
-from llmatlas.engine.stats import mean_stderr
+from llmatlas.engine.stats import mean_stderr, pooled_stderr
 from llmatlas.tasks.registry import get_task
-from llmatlas.tasks.task import Step, Task
+from llmatlas.tasks.task import Dataset, Sample, Step, Task
 
 if TYPE_CHECKING:
     from llmatlas.catalog.catalog import Catalog
@@ -44,24 +45,45 @@ class EvalConfig:
     catalog_dirs: tuple[str, ...] = ()  # else: extra catalog folders, loaded only if a run needs a price
 
 
-def _failed_requests(backend: Backend) -> int:
-    """Requests an API backend gave up on (their questions score -inf and count as wrong): shown, not hidden."""
-    stats = getattr(backend, "stats", None)
-    if not callable(stats):
-        return 0
-    return int(stats().get("errors", 0))
+def _counted(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What a backend's counters rose by during a run (requests, errors, tokens encoded, truncations)."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
 def summarize(
     task: Task[Any], records: Sequence[SampleRecord]
 ) -> tuple[dict[str, Metric], dict[str, dict[str, Metric]]]:
-    """Each metric's mean and standard error over the samples that have it, overall and per group."""
+    """Each metric's mean and standard error over the samples that have it, overall and per group.
+
+    A grouped task that pools (MMLU, CMMLU) reports lm-evaluation-harness's overall error: the
+    groups' errors pooled (through the task's categories first where it has them, as lm-eval's
+    MMLU pools subjects into its four categories and those into ``mmlu``).
+    """
     if not records:
         raise InputError(f"task {task.name}: no samples were scored", field="task")
-    groups = {
-        g: _metrics(task, [r for r in records if r.group == g]) for g in sorted({r.group for r in records if r.group})
-    }
-    return _metrics(task, records), groups
+    names = sorted({r.group for r in records if r.group})
+    groups = {g: _metrics(task, [r for r in records if r.group == g]) for g in names}
+    overall = _metrics(task, records)
+    if task.pools_groups and groups and all(r.group for r in records):
+        for metric, m in overall.items():
+            se = _pooled(task, records, groups, metric)
+            if se is not None:
+                overall[metric] = m.model_copy(update={"stderr": se, "stderr_method": "pooled"})
+    return overall, groups
+
+
+def _pooled(
+    task: Task[Any], records: Sequence[SampleRecord], groups: dict[str, dict[str, Metric]], metric: str
+) -> float | None:
+    sizes = Counter(r.group for r in records if metric in r.metrics)
+    parts = {g: (groups[g][metric].stderr, n) for g, n in sizes.items() if g and metric in groups[g]}
+    categories = task.categories()
+    if not categories:
+        return pooled_stderr(list(parts.values()))
+    by_category: dict[str, list[tuple[float | None, int]]] = {}
+    for g, part in parts.items():
+        by_category.setdefault(categories.get(g, g), []).append(part)
+    return pooled_stderr([(pooled_stderr(ps), sum(n for _, n in ps)) for ps in by_category.values()])
 
 
 def _metrics(task: Task[Any], records: Sequence[SampleRecord]) -> dict[str, Metric]:
@@ -125,14 +147,22 @@ def export(result: RunResult, journal: Journal, out_dir: Path) -> None:
             f.write(rec.model_dump_json() + "\n")
 
 
-def run_task(
-    backend: Backend,
-    task_name: str,
-    config: EvalConfig,
-    journal: Journal,
-    on_event: OnEvent = ignore,
-) -> RunResult:
-    """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
+@dataclass
+class Prepared:
+    """A run before any sample is scored: its task, samples and prompts, and its identity (resume key)."""
+
+    task: Task[Any]
+    dataset: Dataset
+    samples: list[Sample]
+    prompts: list[Any]
+    info: BackendInfo
+    judge: BackendInfo | None
+    ident: dict[str, Any]
+    run_id: str
+
+
+def prepare(backend: Backend, task_name: str, config: EvalConfig) -> Prepared:
+    """Load a task's data and build its prompts and identity: what a run and a plan both start from."""
     task = get_task(task_name, config.num_fewshot)
     task.configure(config.samples, config.temperature, config.max_tokens)
     if task.needs_judge and config.judge is None:
@@ -152,23 +182,46 @@ def run_task(
         **task.identity(judge.identity() if judge else None),
         "data_sha256": dataset.source.sha256 or dataset.source.location,
     }
-    run_id = fingerprint(ident)
-    resumed = journal.start(run_id, info.model, task.name, ident)
-    done = journal.done_ids(run_id)
-    todo = sorted((i for i, d in enumerate(samples) if d.id not in done), key=lambda i: -task.size(prompts[i]))
+    return Prepared(task, dataset, samples, prompts, info, judge, ident, fingerprint(ident))
+
+
+def pricer_for(prepared: Prepared, config: EvalConfig, *, billed: bool | None = None) -> Pricer:
+    """Generations are priced at the run's catalog model or offer; scores are not outputs.
+
+    ``billed`` prices a scoring run too (a plan: an API answers multiple choice with a letter)."""
+    info = prepared.info
+    if not (billed if billed is not None else prepared.task.method == "generation"):
+        return Pricer(None, info.backend)
     host = info.details.get("host")
-    pricer = (
-        Pricer(
-            config.catalog_id or info.model,
-            info.backend,
-            explicit=config.catalog_id is not None,
-            catalog=config.catalog,
-            catalog_dirs=config.catalog_dirs,
-            host=host if isinstance(host, str) else None,
-        )
-        if task.method == "generation"
-        else Pricer(None, info.backend)  # scores, not outputs: nothing to price
+    return Pricer(
+        config.catalog_id or info.model,
+        info.backend,
+        explicit=config.catalog_id is not None,
+        catalog=config.catalog,
+        catalog_dirs=config.catalog_dirs,
+        host=host if isinstance(host, str) else None,
     )
+
+
+def run_task(
+    backend: Backend,
+    task_name: str,
+    config: EvalConfig,
+    journal: Journal,
+    on_event: OnEvent = ignore,
+) -> RunResult:
+    """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
+    prep = prepare(backend, task_name, config)
+    task, dataset, samples, prompts, info, judge, run_id = (
+        prep.task, prep.dataset, prep.samples, prep.prompts, prep.info, prep.judge, prep.run_id
+    )  # fmt: skip
+    resumed = journal.start(run_id, info.model, task.name, prep.ident)
+    done = journal.done_ids(run_id)
+    todo = sorted(
+        (i for i, d in enumerate(samples) if d.id not in done), key=lambda i: task.order(samples[i], prompts[i])
+    )
+    pricer = pricer_for(prep, config)
+    counters = backend.stats()
     step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
     size = config.chunk or task.step_size(backend)
     on_event(RunStarted(task.name, run_id, info.model, len(samples), len(samples) - len(todo), resumed))
@@ -183,6 +236,7 @@ def run_task(
         journal.fail(run_id, f"{type(exc).__name__}: {exc}")
         raise
     seconds = time.perf_counter() - start
+    counted = _counted(counters, backend.stats())
     records = journal.samples(run_id)
     metrics, groups = summarize(task, records)
     perf = performance(records, pricer) if task.method == "generation" else None
@@ -209,7 +263,8 @@ def run_task(
         data={"kind": dataset.source.kind, "location": dataset.source.location, "sha256": dataset.source.sha256},
         created=dt.datetime.now(dt.UTC),
         complete=len(records) == len(samples),
-        errors=perf.errors if perf is not None else _failed_requests(backend),
+        errors=perf.errors if perf is not None else counted.get("errors", 0),
+        backend_stats=counted,
     )
     result.performance = perf
     journal.finish(result)

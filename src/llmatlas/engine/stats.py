@@ -15,7 +15,21 @@ def mean_stderr(values: Sequence[float]) -> Metric:
     if len(x) == 0:
         raise ValueError("no values")
     se = float(np.std(x, ddof=1) / np.sqrt(len(x))) if len(x) > 1 else None
-    return Metric(value=float(x.mean()), stderr=se)
+    return Metric(value=float(x.mean()), stderr=se, stderr_method="sample" if se is not None else None)
+
+
+def pooled_stderr(parts: Sequence[tuple[float | None, int]]) -> float | None:
+    """lm-evaluation-harness's ``pooled_sample_stderr`` over (stderr, size) of a group's parts.
+
+    sqrt(Σ (nᵢ − 1) · seᵢ² · nᵢ / (N − k) / N): the pooled within-part variance over N. A part of one
+    sample adds nothing (its nᵢ − 1 is 0); None when no part has two samples.
+    """
+    sizes = [n for _, n in parts]
+    total, k = sum(sizes), len(sizes)
+    if total - k <= 0 or any(se is None and n > 1 for se, n in parts):
+        return None
+    var = sum((n - 1) * (se or 0.0) ** 2 * n for se, n in parts) / (total - k)
+    return float(np.sqrt(var / total))
 
 
 def paired_bootstrap(

@@ -67,6 +67,7 @@ class MultipleChoiceTask(Task[MCQuestion]):
     """A log-likelihood multiple-choice task; subclasses say where rows come from and how they read."""
 
     method = "loglikelihood"
+    pools_groups = True  # subjects (MMLU, CMMLU, a task file's group_field) pool as lm-eval's groups do
 
     metrics: tuple[str, ...] = ("acc", "acc_norm")
     mc2: bool = False  # TruthfulQA MC2 scoring
@@ -124,13 +125,11 @@ class MultipleChoiceTask(Task[MCQuestion]):
     def prompts(self, samples: Sequence[Sample], pool: Sequence[Sample]) -> list[MCQuestion]:
         return [self.question(d, self.fewshot_for(d, pool)) for d in samples]
 
-    def size(self, prompt: MCQuestion) -> int:
-        """Characters a backend scores for a question: the context and every continuation (a packed row).
-
-        The run loop takes the longest first across the whole run, so a step holds questions of
-        similar length and a backend's batches carry little padding.
-        """
-        return len(prompt.context) + sum(len(c) for c in prompt.continuations)
+    def order(self, sample: Sample, prompt: MCQuestion) -> tuple[str, int]:
+        """A subject's questions together (they share the few-shot prefix a backend encodes once),
+        longest first: a step then holds questions of similar length, and batches carry little padding.
+        Length is what a backend scores: the context and every continuation (a packed row)."""
+        return (sample.group or "", -(len(prompt.context) + sum(len(c) for c in prompt.continuations)))
 
     # ------------------------------------------------------------------ scoring
 
@@ -246,6 +245,10 @@ class MMLUTask(MultipleChoiceTask):
         self.fewshot_files = ("mmlu_dev.jsonl",)
         self.hub = ("cais/mmlu", "all", "test")
         self.hub_fewshot = ("cais/mmlu", "all", "dev")
+
+    def categories(self) -> dict[str, str]:
+        """lm-eval's MMLU pools subjects into stem / humanities / social sciences / other, then those."""
+        return {s: c for c, members in subjects()["mmlu_categories"].items() for s in members}
 
     def description(self, doc: Sample) -> str:
         subject = (doc.group or "").replace("_", " ")

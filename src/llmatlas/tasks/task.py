@@ -91,6 +91,7 @@ class Task(Generic[P]):
     """
 
     method: ClassVar[str] = ""  # "loglikelihood" or "generation"
+    pools_groups: ClassVar[bool] = False  # a grouped task's overall error pools its groups' (lm-eval)
 
     name: str
     metrics: tuple[str, ...] = ()
@@ -153,9 +154,17 @@ class Task(Generic[P]):
         """Every sample's prompt, built in sample order (few-shot draws may depend on it)."""
         raise NotImplementedError
 
-    def size(self, prompt: P) -> int:
-        """How much work a prompt is, for ordering (0: keep the samples' order)."""
-        return 0
+    def categories(self) -> dict[str, str]:
+        """Group → category, where the task pools its groups' errors through categories (MMLU)."""
+        return {}
+
+    def order(self, sample: Sample, prompt: P) -> tuple[str, int]:
+        """Where a sample goes in the run's order of work (the journal keeps the samples' own order).
+
+        Default: the samples' order. Multiple-choice tasks put each group (subject) together, so a
+        step's questions share their few-shot prefix, and the longest first within it.
+        """
+        return ("", 0)
 
     def step_size(self, backend: Backend) -> int:
         """Samples per journaled step."""

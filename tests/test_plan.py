@@ -1,0 +1,100 @@
+"""``eval --plan``: tokens, time and cost of a run before it runs, and nothing run or journaled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from llmatlas import api
+from llmatlas.backends.prefix import unique_tokens
+from llmatlas.backends.registry import load_backend
+from llmatlas.cli.main import app
+from llmatlas.engine.runner import EvalConfig, prepare
+
+DATA = Path(__file__).parent / "data"
+
+
+def write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+def mmlu(tmp_path: Path) -> Path:
+    def row(subject: str, i: int) -> dict[str, object]:
+        return {"question": f"What is item {i} of {subject}?", "subject": subject,
+                "choices": ["w", "x", "y", "z"], "answer": i % 4}  # fmt: skip
+
+    write_jsonl(tmp_path / "mmlu_test.jsonl", [row(s, i) for s in ("anatomy", "virology") for i in range(3)])
+    write_jsonl(tmp_path / "mmlu_dev.jsonl", [row(s, 10 + i) for s in ("anatomy", "virology") for i in range(5)])
+    return tmp_path
+
+
+def test_plan_counts_tokens_with_the_models_tokenizer_and_runs_nothing(tmp_path: Path) -> None:
+    journal = tmp_path / "runs.sqlite"
+    plan = api.plan_eval("mock:m", ["arc_easy"], data_dir=str(DATA), journal_path=journal)
+    (p,) = plan.tasks
+    assert not journal.exists(), "a plan creates no journal"
+    assert p.items == 60 and p.done == 0 and p.tokens.method == "tokenizer"
+    backend = load_backend("mock:m")
+    prep = prepare(backend, "arc_easy", EvalConfig(data_dir=str(DATA)))
+    assert p.requests == sum(len(q.continuations) for q in prep.prompts)
+    contexts = backend.tokenize([q.context for q in prep.prompts]) or []
+    pairs = backend.tokenize([q.context + c for q in prep.prompts for c in q.continuations]) or []
+    conts, k = [], 0
+    for q, ctx in zip(prep.prompts, contexts, strict=True):
+        conts.append([len(pairs[k + j]) - len(ctx) for j in range(len(q.continuations))])
+        k += len(q.continuations)
+    assert p.tokens.naive == sum(len(c) * len(cs) + sum(cs) for c, cs in zip(contexts, conts, strict=True))
+    assert p.tokens.shared == sum(len(c) + sum(cs) for c, cs in zip(contexts, conts, strict=True))
+    assert p.tokens.unique == unique_tokens(contexts) + sum(sum(cs) for cs in conts)
+    assert p.tokens.naive > p.tokens.shared >= p.tokens.unique
+    assert p.seconds is not None and p.seconds_basis.startswith("probe: 4 samples")
+    assert p.cost_usd is None and p.cost_note and "no per-token price" in p.cost_note
+
+
+def test_few_shot_prefixes_count_once_in_unique_tokens(tmp_path: Path) -> None:
+    plan = api.plan_eval("mock:m", ["mmlu_5shot"], data_dir=str(mmlu(tmp_path)), journal_path=tmp_path / "j")
+    (p,) = plan.tasks
+    assert p.items == 6 and p.requests == 24
+    # six prompts = two subjects' five shots + a short question: the shots count once per subject
+    assert p.tokens.unique < 0.45 * p.tokens.shared, p.tokens
+
+
+def test_the_journal_says_what_is_done_and_how_fast(tmp_path: Path) -> None:
+    journal = tmp_path / "runs.sqlite"
+    (run,) = api.evaluate("mock:m", ["arc_easy"], limit=10, data_dir=str(DATA), journal_path=journal)
+    (same,) = api.plan_eval("mock:m", ["arc_easy"], limit=10, data_dir=str(DATA), journal_path=journal).tasks
+    assert same.run_id == run.run_id and same.done == 10 and same.seconds == 0.0
+    (more,) = api.plan_eval("mock:m", ["arc_easy"], limit=20, data_dir=str(DATA), journal_path=journal).tasks
+    assert more.done == 0 and more.items == 20
+    assert more.seconds_basis.startswith(f"run {run.run_id} of this model and task in the journal")
+
+
+def test_an_api_model_is_priced_not_probed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multiple-choice question asked of an API is one request answered with a letter."""
+    from llmatlas.catalog.catalog import load_catalog
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    cat = load_catalog()
+    spec = "openai:gpt-5-mini?base_url=http://127.0.0.1:9/v1"
+    plan = api.plan_eval(spec, ["arc_easy"], data_dir=str(DATA), catalog=cat, journal_path=tmp_path / "j")
+    (p,) = plan.tasks
+    assert p.tokens.method == "estimate" and p.seconds is None and "not probed" in p.seconds_basis
+    first_party = next(c for c in api.price(cat, "gpt-5-mini", p.tokens.shared, 2 * p.items) if c.first_party)
+    assert p.cost_usd == pytest.approx(first_party.total_usd) and p.cost_usd > 0
+
+
+def test_cli_plan_prints_the_table_and_json(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["eval", "--model", "mock:m", "--task", "arc_easy,gsm8k", "--data-dir", str(DATA),
+            "--journal", str(tmp_path / "j.sqlite"), "--plan"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Plan for mock:m (nothing run)" in res.output and "arc_easy" in res.output and "gsm8k" in res.output
+    res = runner.invoke(app, [*args, "--json"])
+    data = json.loads(res.output)
+    assert [t["task"] for t in data["tasks"]] == ["arc_easy", "gsm8k"]
+    assert data["tasks"][1]["tokens"]["output_max"] == 8 * 256  # gsm8k: 8 items, at most 256 tokens each
+    assert not (tmp_path / "j.sqlite").exists()
