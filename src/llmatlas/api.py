@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from llmatlas.engine.outputs import Pricer
     from llmatlas.engine.plan import EvalPlan
     from llmatlas.engine.results import Output
+    from llmatlas.engine.runner import EvalConfig
     from llmatlas.market.check import CheckReport
     from llmatlas.market.sync import SyncResult
     from llmatlas.tasks.mt_bench import PairwiseResult
@@ -269,20 +270,10 @@ def evaluate(
     ``on_event`` receives the run's progress (``llmatlas.engine.events``); ``out_dir`` receives each
     result and its per-sample records."""
     from llmatlas.engine.events import ignore
-    from llmatlas.engine.runner import EvalConfig
     from llmatlas.engine.runner import evaluate as run_evaluation  # imported when used: keeps the CLI quick
 
-    config = EvalConfig(
-        limit=limit,
-        num_fewshot=num_fewshot,
-        data_dir=data_dir,
-        chunk=chunk,
-        samples=samples,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        catalog_id=catalog_id,
-        catalog=catalog,
-        catalog_dirs=tuple(str(d) for d in catalog_dirs),
+    config = _eval_config(
+        limit, num_fewshot, data_dir, samples, temperature, max_tokens, catalog, catalog_dirs, catalog_id, chunk
     )
     return run_evaluation(
         spec,
@@ -416,17 +407,32 @@ def plan_eval(
 ) -> EvalPlan:
     """What :func:`evaluate` with the same arguments would do — tokens, time here, API cost — without
     running or journaling anything (a local model runs ``probe_items`` samples to time itself)."""
-    from llmatlas.backends.registry import load_backend
-    from llmatlas.engine.journal import Journal, default_path
-    from llmatlas.engine.plan import plan
-    from llmatlas.engine.runner import EvalConfig
-    from llmatlas.tasks.registry import get_task
+    from llmatlas.engine.plan import plan_run
 
-    for name in tasks:
-        get_task(name, num_fewshot)  # a typo fails before a model loads
-    config = EvalConfig(
+    config = _eval_config(
+        limit, num_fewshot, data_dir, samples, temperature, max_tokens, catalog, catalog_dirs, catalog_id
+    )
+    return plan_run(spec, tasks, config, judge=judge, journal_path=journal_path, probe_items=probe_items)
+
+
+def _eval_config(
+    limit: int | None,
+    num_fewshot: int | None,
+    data_dir: str | None,
+    samples: int | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    catalog: Catalog | None,
+    catalog_dirs: Sequence[str | Path],
+    catalog_id: str | None,
+    chunk: int | None = None,
+) -> EvalConfig:
+    from llmatlas.engine.runner import EvalConfig
+
+    return EvalConfig(
         limit=limit,
         num_fewshot=num_fewshot,
+        chunk=chunk,
         data_dir=data_dir,
         samples=samples,
         temperature=temperature,
@@ -435,19 +441,6 @@ def plan_eval(
         catalog=catalog,
         catalog_dirs=tuple(str(d) for d in catalog_dirs),
     )
-    path = Path(journal_path) if journal_path else default_path()
-    backend = load_backend(spec)
-    judge_backend = load_backend(judge) if judge else None
-    journal = Journal(path) if path.exists() else None  # a plan creates no journal
-    try:
-        config.judge = judge_backend
-        return plan(backend, tasks, config, journal, probe_items)
-    finally:
-        backend.close()
-        if judge_backend is not None:
-            judge_backend.close()
-        if journal is not None:
-            journal.close()
 
 
 class TaskRow(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 from rich import box
@@ -17,6 +17,21 @@ from llmatlas.core import format as fmt
 
 if TYPE_CHECKING:
     from llmatlas.engine.plan import EvalPlan
+
+
+class _RunArgs(TypedDict):
+    """What ``eval`` passes alike to the run and to its plan."""
+
+    limit: int | None
+    num_fewshot: int | None
+    data_dir: str | None
+    samples: int | None
+    temperature: float | None
+    max_tokens: int | None
+    judge: str | None
+    catalog_dirs: list[Path]
+    catalog_id: str | None
+    journal_path: Path | None
 
 
 @app.command("eval")
@@ -54,44 +69,27 @@ def eval_cmd(
     from llmatlas.cli.progress import ProgressView
 
     names = [t.strip() for t in task.split(",") if t.strip()]
+    common: _RunArgs = {
+        "limit": limit,
+        "num_fewshot": num_fewshot,
+        "data_dir": str(data_dir) if data_dir else None,
+        "samples": samples,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "judge": judge,
+        "catalog_dirs": State.catalog_dirs,
+        "catalog_id": catalog_id,
+        "journal_path": journal,
+    }
     if plan:
-        the_plan = api.plan_eval(
-            model,
-            names,
-            limit=limit,
-            num_fewshot=num_fewshot,
-            data_dir=str(data_dir) if data_dir else None,
-            samples=samples,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            judge=judge,
-            catalog_dirs=State.catalog_dirs,
-            catalog_id=catalog_id,
-            journal_path=journal,
-        )
+        the_plan = api.plan_eval(model, names, **common)
         if json_out:
             print_json(the_plan.model_dump(mode="json"))
         else:
             show_plan(the_plan)
         return
     with ProgressView(None if json_out else err_console) as view:
-        results = api.evaluate(
-            model,
-            names,
-            limit=limit,
-            num_fewshot=num_fewshot,
-            chunk=chunk,
-            data_dir=str(data_dir) if data_dir else None,
-            samples=samples,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            judge=judge,
-            catalog_dirs=State.catalog_dirs,
-            catalog_id=catalog_id,
-            journal_path=journal,
-            on_event=view,
-            out_dir=out,
-        )
+        results = api.evaluate(model, names, chunk=chunk, on_event=view, out_dir=out, **common)
     if json_out:
         data = [r.model_dump(mode="json") for r in results]
         print_json(data[0] if len(data) == 1 else data)

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from llmatlas.backends.base import Backend, MCQuestion
 from llmatlas.backends.prefix import unique_tokens
-from llmatlas.engine.journal import Journal
+from llmatlas.engine.journal import Journal, default_path
 from llmatlas.engine.outputs import LOCAL_BACKENDS
-from llmatlas.engine.runner import EvalConfig, Prepared, prepare, pricer_for
+from llmatlas.engine.runner import EvalConfig, Prepared, loaded, prepare, pricer_for
 from llmatlas.tasks.task import Step
 
 CHARS_PER_TOKEN = 4.0  # the usual rule of thumb for English text, used only without a tokenizer
@@ -226,3 +227,23 @@ def plan(
         seconds=None if any(s is None for s in secs) else sum(s or 0.0 for s in secs),
         cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
     )
+
+
+def plan_run(
+    spec: str,
+    tasks: Sequence[str],
+    config: EvalConfig,
+    *,
+    judge: str | None = None,
+    journal_path: str | Path | None = None,
+    probe_items: int = PROBE_ITEMS,
+) -> EvalPlan:
+    """Load the model (and judge) as a run would, read the journal if there is one, and plan."""
+    path = Path(journal_path) if journal_path else default_path()
+    with loaded(spec, tasks, config, judge) as (backend, cfg):
+        journal = Journal(path) if path.exists() else None  # a plan creates no journal
+        try:
+            return plan(backend, tasks, cfg, journal, probe_items)
+        finally:
+            if journal is not None:
+                journal.close()

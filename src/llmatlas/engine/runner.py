@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,29 +114,40 @@ def evaluate(
     ``--eval`` call it (through ``llmatlas.api``). Task names are checked before the model loads;
     ``out_dir`` receives each result and its per-sample records as the run ends.
     """
+    with loaded(spec, tasks, config, judge) as (backend, config):
+        journal = Journal(journal_path)
+        try:
+            results = []
+            for name in tasks:
+                res = run_task(backend, name, config, journal, on_event=on_event)
+                results.append(res)
+                if out_dir is not None:
+                    export(res, journal, out_dir)
+            return results
+        finally:
+            journal.close()
+
+
+@contextmanager
+def loaded(
+    spec: str, tasks: Sequence[str], config: EvalConfig, judge: str | None
+) -> Iterator[tuple[Backend, EvalConfig]]:
+    """The model a spec names, and ``config`` with the judge model; task names are checked before
+    anything loads, and both models are closed however the block ends."""
     from llmatlas.backends.registry import load_backend
 
     for name in tasks:
         get_task(name, config.num_fewshot)  # fail fast on a typo, before loading a model
     backend = load_backend(spec)
-    judge_backend = None
-    journal: Journal | None = None
     try:
         judge_backend = load_backend(judge) if judge else None
-        journal = Journal(journal_path)
-        results = []
-        for name in tasks:
-            res = run_task(backend, name, replace(config, judge=judge_backend), journal, on_event=on_event)
-            results.append(res)
-            if out_dir is not None:
-                export(res, journal, out_dir)
-        return results
+        try:
+            yield backend, replace(config, judge=judge_backend)
+        finally:
+            if judge_backend is not None:
+                judge_backend.close()
     finally:
         backend.close()
-        if judge_backend is not None:
-            judge_backend.close()
-        if journal is not None:
-            journal.close()
 
 
 def export(result: RunResult, journal: Journal, out_dir: Path) -> None:
