@@ -359,6 +359,7 @@ def test_prefix_reuse_counters_and_switch(tiny_model: Path) -> None:
     assert on.info().details["prefix_reuse"] is True and off.info().details["prefix_reuse"] is False
     assert on.info().identity() == on.info().identity()  # counters stay out of the run's identity
     assert "tokens_encoded" not in on.info().details
+    assert on.tokenize(["Question: why?", ""]) == [on._encode("Question: why?"), on._encode("")]
 
 
 def test_mmlu_5shot_run_with_and_without_prefix_reuse(tiny_model: Path, tmp_path: Path) -> None:
@@ -395,3 +396,22 @@ def test_mmlu_5shot_run_with_and_without_prefix_reuse(tiny_model: Path, tmp_path
         assert rec.prediction == samples_off[doc_id].prediction
         assert rec.logprobs == pytest.approx(samples_off[doc_id].logprobs, abs=TOL_BATCH)
     assert backend_on.stats()["prefix_groups"] == 2  # one per subject (its header and five shots)
+
+
+def test_model_without_shareable_cache_scores_without_reuse(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache that is not plain keys and values (linear attention, recurrent state) turns reuse off."""
+    from types import SimpleNamespace
+
+    kv = SimpleNamespace(keys=torch.zeros(1, 2, 5, 4), values=torch.zeros(1, 2, 5, 4))
+    assert HFBackend._shareable_kv(SimpleNamespace(layers=[kv, kv]), 5) is not None
+    assert HFBackend._shareable_kv(SimpleNamespace(layers=[kv, SimpleNamespace(state=torch.zeros(1))]), 5) is None
+    assert HFBackend._shareable_kv(SimpleNamespace(layers=[kv]), 6) is None  # a window kept fewer positions
+    backend = HFBackend(str(tiny_model), batch_tokens=1024)
+    monkeypatch.setattr(HFBackend, "_shareable_kv", staticmethod(lambda cache, length: None))
+    questions = _mixed_fewshot_questions()
+    fast = backend.loglikelihood(questions)
+    _assert_close(fast, backend.loglikelihood_reference(questions), TOL_REFERENCE)
+    stats = backend.stats()
+    assert not backend._prefix_supported and stats["forward_passes"] < 10  # one failed prefix, then packed rows
+    assert stats["prefix_tokens"] > 0  # the one prefix run before the cache was found unshareable counts
+    assert stats["tokens_encoded"] - stats["prefix_tokens"] == stats["tokens_packed"]

@@ -85,7 +85,7 @@ class Generation:
 
 
 # Settings that change speed, not scores: a run resumed with other values is the same run.
-RUNTIME_DETAILS = frozenset({"threads", "batch_tokens", "concurrency", "delay", "timeout", "retries"})
+RUNTIME_DETAILS = frozenset({"threads", "batch_tokens", "concurrency", "delay", "timeout", "retries", "prefix_reuse"})
 
 
 class BackendInfo(BaseModel):

@@ -84,6 +84,9 @@ _STAT_KEYS = (
     "prefix_groups",
     "prefix_tokens",  # shared-prefix tokens encoded (once per group)
 )
+# Key/value positions a batch over a shared prefix may hold, at least (prefix + row, summed over
+# rows): 8,192 positions of a 7B model's fp16 K/V are 134 MB per layer.
+_PREFIX_KV_TOKENS = 8192
 # Shortest prefix worth its own forward pass and batches: MMLU's subject headers differ after ~12
 # tokens, its five shots share hundreds.
 MIN_SHARED_PREFIX = 32
@@ -243,6 +246,7 @@ class HFBackend(Backend):
         # the padded batch and we slice afterwards (same numbers, more memory).
         self._bool_logits_to_keep = hasattr(transformers.modeling_utils, "slice_logits_to_keep")
         self.prefix_reuse = opts.prefix_reuse
+        self._prefix_supported = True  # until a prefix's cache turns out not to be plain keys and values
         # transformers 5.x renamed the forward's `past_key_values` to `cache` (the old name warns)
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self._stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
@@ -361,6 +365,14 @@ class HFBackend(Backend):
                     out[k] = (out[k][0], whole[len(out[k][0]) :])
         return out
 
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]] | None:
+        """Token ids as scoring encodes a context (the tokenizer's special tokens, or add_bos_token's)."""
+        if not texts:
+            return []
+        flag = self.add_bos_token
+        kwargs = {} if flag is None else {"add_special_tokens": flag}
+        return [[int(t) for t in ids] for ids in self.tokenizer(list(texts), **kwargs)["input_ids"]]
+
     def _truncate(self, context: list[int], cont: list[int]) -> list[int]:
         """Left-truncate so that context + cont[:-1] fits max_length (lm-eval's rule); returns the context."""
         if len(cont) > self.max_length:
@@ -395,18 +407,23 @@ class HFBackend(Backend):
     def _batches(self, units: list[_Unit], prefix_len: int = 0) -> list[list[_Unit]]:
         """Rows longest first, as many per batch as the token budget allows.
 
-        A row on top of a shared prefix counts the prefix's tokens too: its attention reads them,
-        and each layer materializes the prefix's keys and values once per row, so a batch costs
-        the memory it would cost without reuse.
+        Rows on top of a shared prefix also read its keys and values, which each layer materializes
+        once per row (and attends over): ``rows * (prefix + width)`` stays within the budget or
+        ``_PREFIX_KV_TOKENS``, whichever is larger, so on a GPU (65,536) a batch costs the memory it
+        would cost without reuse, and on a CPU (512) a few rows still share a pass.
         """
         max_scored = max(1, _LOGITS_BUDGET_BYTES // (4 * self.vocab_size))
+        kv_budget = max(self.batch_tokens, _PREFIX_KV_TOKENS) if prefix_len else self.batch_tokens
         ordered = sorted(units, key=lambda u: (-u.length, u.question))
         batches: list[list[_Unit]] = []
         current: list[_Unit] = []
         width = scored = 0
         for unit in ordered:
+            rows = len(current) + 1
             if current and (
-                (len(current) + 1) * (width + prefix_len) > self.batch_tokens or scored + unit.n_scored > max_scored
+                rows * width > self.batch_tokens
+                or rows * (width + prefix_len) > kv_budget
+                or scored + unit.n_scored > max_scored
             ):
                 batches.append(current)
                 current, scored = [], 0
@@ -428,18 +445,27 @@ class HFBackend(Backend):
             "use_cache": True,
         }
         if self._bool_logits_to_keep:
-            kwargs["logits_to_keep"] = 1  # the rows keep the prefix's last token's successor: no logits needed
+            kwargs["logits_to_keep"] = 1  # no prefix logits are needed: each row keeps a context token
         with torch.inference_mode(), self._attention_kernels():
             self.model(**kwargs)
+        self._count(forward_passes=1, tokens_encoded=len(ids), tokens_padded=len(ids), prefix_tokens=len(ids))
+        kv = self._shareable_kv(cache, len(ids))
+        if kv is None:  # this model's cache cannot be shared: score without reuse from now on
+            self._prefix_supported = False
+            return None
+        return _SharedPrefix(len(ids), _SharedPrefixCache(kv))
+
+    @staticmethod
+    def _shareable_kv(cache: Any, length: int) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """Each layer's (keys, values) over the prefix, or None where a layer holds something else
+        (linear attention, recurrent state) or fewer positions (a sliding window)."""
         kv: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for layer in cache.layers:  # plain attention layers only (not linear-attention / recurrent state)
+        for layer in getattr(cache, "layers", []):
             keys, values = getattr(layer, "keys", None), getattr(layer, "values", None)
-            if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)) or keys.shape[-2] != len(ids):
-                self.prefix_reuse = False  # this model's cache cannot be shared: score without reuse
+            if not (isinstance(keys, torch.Tensor) and isinstance(values, torch.Tensor)) or keys.shape[-2] != length:
                 return None
             kv.append((keys, values))
-        self._count(forward_passes=1, tokens_encoded=len(ids), tokens_padded=len(ids), prefix_tokens=len(ids))
-        return _SharedPrefix(len(ids), _SharedPrefixCache(kv))
+        return kv or None
 
     def _forward_packed(
         self, batch: list[_Unit], prefix: _SharedPrefix | None = None
@@ -541,7 +567,7 @@ class HFBackend(Backend):
         if progress and done_early:
             progress(len(done_early))
         for prefix_ids, rows, originals in self._plan(units):
-            prefix = self._encode_prefix(prefix_ids) if prefix_ids else None
+            prefix = self._encode_prefix(prefix_ids) if prefix_ids and self._prefix_supported else None
             if prefix is None:
                 rows = originals
             for batch in self._batches(rows, prefix.length if prefix else 0):
@@ -565,7 +591,7 @@ class HFBackend(Backend):
     def _plan(self, units: list[_Unit]) -> list[tuple[list[int], list[_Unit], list[_Unit]]]:
         """(shared prefix, rows on top of it, the same rows whole) per group; the rows sharing nothing
         come first, with prefix []."""
-        if not self.prefix_reuse:
+        if not (self.prefix_reuse and self._prefix_supported):
             return [([], units, units)]
         work: list[tuple[list[int], list[_Unit], list[_Unit]]] = []
         grouped: set[int] = set()
@@ -669,8 +695,8 @@ class HFBackend(Backend):
             inp = torch.tensor([prompt_ids], dtype=torch.long, device=self.device)
             past = None
             for _ in range(budget):
-                outputs = self.model(input_ids=inp, past_key_values=past, use_cache=True)
-                past = outputs.past_key_values
+                outputs = self.model(input_ids=inp, use_cache=True, **{self._cache_arg: past})
+                past = getattr(outputs, self._cache_arg)
                 logits = outputs.logits[0, -1].float()
                 if request.temperature > 0:
                     probs = torch.softmax(logits / request.temperature, dim=-1).cpu()
