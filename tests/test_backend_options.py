@@ -78,7 +78,7 @@ def test_an_unknown_option_names_the_closest_match_and_the_valid_ones() -> None:
         load_backend("llama:x.gguf?thread=2")
     text = str(err.value)
     assert "unknown llama option 'thread'; did you mean threads?" in text
-    assert "(known: n_batch, n_ctx, seed, threads)" in text and "\n" not in text
+    assert "(known: n_batch, n_ctx, prefix_reuse, seed, threads)" in text and "\n" not in text
     with pytest.raises(InputError, match=r"unknown mock option 'bogus' \(known: delay, fail_every, replies\)"):
         load_backend("mock:alpha?bogus=1")  # nothing close: no guess, the valid ones still listed
 
@@ -169,7 +169,7 @@ def test_every_declared_option_is_documented() -> None:
                 assert d.lo is not None and d.hi is not None and d.lo <= d.hi, (backend, d)
     llama = option_docs(model_of("llama"))
     assert llama["threads"] == OptionDoc("threads", "int", "CPU threads (default: every core)", 1, 1024)
-    assert llama["n_ctx"].default == 2048 and llama["n_ctx"].describe() == "int in 16..1,048,576"
+    assert llama["n_ctx"].default is None and llama["n_ctx"].describe() == "int in 16..1,048,576"
     assert option_docs(model_of("openai"))["base_url"].kind == "url"
     assert option_docs(model_of("mock"))["replies"].kind == "path"
     assert option_docs(model_of("hf"))["attn_implementation"].describe() == "eager | sdpa"
@@ -218,9 +218,8 @@ def test_unknown_names_always_list_the_valid_ones(name: str) -> None:
         return
     with pytest.raises(InputError) as err:
         parse_options(model, "llama", {name: "1"})
-    assert f"unknown llama option '{name}'" in str(err.value) and "(known: n_batch, n_ctx, seed, threads)" in str(
-        err.value
-    )
+    known = "(known: n_batch, n_ctx, prefix_reuse, seed, threads)"
+    assert f"unknown llama option '{name}'" in str(err.value) and known in str(err.value)
 
 
 # --------------------------------------------------------------------------- plugins
