@@ -14,7 +14,7 @@ efficiency — tokens it actually encoded (the backend's ``tokens_encoded`` coun
 unique tokens (``eval --plan``'s ``unique``): 1.0 is one forward pass over the unique tokens.
 
     python benchmarks/fewshot_vs_lm_eval.py [--limit 2] [--threads 2] [--lm-eval-batch 16]
-        [--tasks mmlu_5shot,cmmlu_5shot] [--rounds 1] [--out benchmarks/results/fewshot_vs_lm_eval.json]
+        [--tasks mmlu_5shot,cmmlu_5shot] [--rounds 1] [--without-reuse] [--out benchmarks/results/fewshot_vs_lm_eval.json]
 
 Needs lm-eval 0.4.13 in the running interpreter's environment (a separate venv with
 ``pip install lm-eval==0.4.13 -e '.[hf]'`` works).
@@ -187,6 +187,7 @@ def main() -> None:
     ap.add_argument("--lm-eval-batch", type=int, default=16)
     ap.add_argument("--tasks", default="mmlu_5shot,cmmlu_5shot")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--without-reuse", action="store_true", help="also time llmatlas with prefix_reuse=false")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "fewshot_vs_lm_eval.json")
     args = ap.parse_args()
     import lm_eval
@@ -204,7 +205,7 @@ def main() -> None:
                 theirs.append(lm_eval_side(model, work, task, args, f"r{k}"))
                 if not k % 2:
                     ours.append(llmatlas_side(model, work, task, args, f"r{k}", True))
-            off = [llmatlas_side(model, work, task, args, "off", False)]
+            off = [llmatlas_side(model, work, task, args, "off", False)] if args.without_reuse else []
             a, b = theirs[-1], ours[-1]
             same = [key for key in a["_preds"] if key in b["_preds"] and a["_preds"][key] == b["_preds"][key]]
             pairs = [
@@ -222,7 +223,7 @@ def main() -> None:
                 "lm_eval_items_per_s": n * len(theirs) / t_lm,
                 "llmatlas_items_per_s": n * len(ours) / t_us,
                 "ratio": t_lm / t_us,
-                "llmatlas_without_reuse_items_per_s": n / off[-1]["scoring_seconds"],
+                "llmatlas_without_reuse_items_per_s": n / off[-1]["scoring_seconds"] if off else None,
                 "predictions_identical": len(same) == len(a["_preds"]) == n,
                 "max_abs_logprob_delta": delta,
                 "tokens": b["tokens"],

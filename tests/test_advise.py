@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -522,6 +523,26 @@ def test_cli_recommend_json_and_eval_with_mock(tmp_path: Path) -> None:
     # stderr is on the same 0–100 scale as the value (a 5-item run: a few tens of points at most)
     assert all(" ± " in b["shown"] and float(b["shown"].split(" ± ")[1].split()[0]) <= 50 for b in measured)
     assert any(m["run_id"] == ev["runs"][0] for m in out["measurements"])
+
+
+def test_cli_recommend_eval_plan_runs_nothing(tmp_path: Path) -> None:
+    data = {**BASE, "tasks": {"reasoning": 1.0}, "models": ["smollm2-135m-instruct"], "hosting": {"mode": "self-host"}}
+    p = write(tmp_path, data)
+    journal = Path(os.environ["LLMATLAS_HOME"]) / "runs.sqlite"
+    args = ["recommend", str(p), "--eval", "--eval-model", "smollm2-135m-instruct=mock:m", "--eval-limit", "5",
+            "--data-dir", str(DATA), "--plan"]  # fmt: skip
+    res = CliRunner().invoke(app, [*args, "--json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    (plan,) = info["plans"]
+    assert plan["catalog_id"] == "smollm2-135m-instruct" and plan["spec"] == "mock:m"
+    tasks = {t["task"]: t for t in plan["tasks"]}
+    assert "hellaswag" in tasks and tasks["hellaswag"]["items"] == 5 and tasks["hellaswag"]["tokens"]["naive"] > 0
+    assert info["runs"] == [] and not journal.exists(), "a plan runs and journals nothing"
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0 and "Plan for mock:m" in text.stdout and "nothing was run" in text.stdout
+    alone = CliRunner().invoke(app, ["recommend", str(p), "--plan"])
+    assert alone.exit_code == 2 and "--eval" in alone.stderr
 
 
 def test_cli_recommend_bad_file_exit_2(tmp_path: Path) -> None:

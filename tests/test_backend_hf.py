@@ -6,6 +6,7 @@ from the embedded GGUF, so no download) is built once per session in a temporary
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -396,6 +397,14 @@ def test_mmlu_5shot_run_with_and_without_prefix_reuse(tiny_model: Path, tmp_path
         assert rec.prediction == samples_off[doc_id].prediction
         assert rec.logprobs == pytest.approx(samples_off[doc_id].logprobs, abs=TOL_BATCH)
     assert backend_on.stats()["prefix_groups"] == 2  # one per subject (its header and five shots)
+    # the plan the run made holds to the token against what the backend ran (one call: six questions)
+    assert on.plan is not None and off.plan is not None
+    stats = on.backend_stats
+    assert on.plan.tokens.naive == stats["tokens_requested"] == off.plan.tokens.naive
+    assert on.plan.tokens.shared == stats["tokens_packed"] == off.backend_stats["tokens_encoded"]
+    assert on.plan.tokens.unique == stats["tokens_unique"]
+    assert on.plan.actual_tokens["tokens_encoded"] == stats["tokens_encoded"] < 1.05 * on.plan.tokens.unique
+    assert on.plan.actual_seconds == on.timing.seconds
 
 
 def test_model_without_shareable_cache_scores_without_reuse(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -415,3 +424,103 @@ def test_model_without_shareable_cache_scores_without_reuse(tiny_model: Path, mo
     assert not backend._prefix_supported and stats["forward_passes"] < 10  # one failed prefix, then packed rows
     assert stats["prefix_tokens"] > 0  # the one prefix run before the cache was found unshareable counts
     assert stats["tokens_encoded"] - stats["prefix_tokens"] == stats["tokens_packed"]
+
+
+def _few_shot_generation_requests() -> list[GenerationRequest]:
+    """GSM8K-8-shot-CoT-like prompts: one long worked-example preamble, then each question; a last
+    prompt shares only part of the preamble (the cache is cut back, not thrown away)."""
+    rng = random.Random(3)
+    shots = "".join(
+        f"Question: {' '.join(rng.choice(_WORDS) for _ in range(12))}?\nAnswer: "
+        f"{' '.join(rng.choice(_WORDS) for _ in range(10))}. The answer is {rng.randint(1, 99)}.\n\n"
+        for _ in range(8)
+    )
+    questions = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 14))) for _ in range(5)]
+    prompts = [f"{shots}Question: {q}?\nAnswer:" for q in questions]
+    prompts.append(shots[: len(shots) // 2] + "Question: and now?\nAnswer:")
+    return [GenerationRequest(p, max_tokens=12, chat=False, stop=("\n\n",)) for p in prompts]
+
+
+def test_generation_reuses_the_previous_prompt_with_unchanged_greedy_outputs(tiny_model: Path) -> None:
+    requests = _few_shot_generation_requests()
+    on = HFBackend(str(tiny_model), batch_tokens=1024)
+    off = HFBackend(str(tiny_model), batch_tokens=1024, prefix_reuse="false")
+    with_reuse, without = on.generate(requests), off.generate(requests)
+    assert [g.text for g in with_reuse] == [g.text for g in without]
+    assert all(g.error is None and g.output_tokens for g in with_reuse)
+    assert [g.input_tokens for g in with_reuse] == [g.input_tokens for g in without]
+    prompts = [on._prompt_ids(r) for r in requests]
+    shared = sum(min(common_prefix_len(a, b), len(b) - 1) for a, b in itertools.pairwise(prompts))
+    s_on, s_off = on.stats(), off.stats()
+    assert s_on["prompt_tokens"] == s_off["prompt_tokens"] == sum(len(p) for p in prompts)
+    assert s_off["prompt_tokens_encoded"] == s_off["prompt_tokens"]
+    assert s_on["prompt_tokens_encoded"] == s_on["prompt_tokens"] - shared  # each preamble token run once
+    assert s_on["prompt_tokens_encoded"] < 0.4 * s_on["prompt_tokens"]
+    one = on.generate(requests[:1])[0]  # after the half-preamble prompt: cut back, then grown again
+    assert one.text == with_reuse[0].text
+
+
+def _run_with_and_without_reuse(
+    tiny_model: Path, tmp_path: Path, task: str, data: Path, limit: int | None = None, extra: str = "", **config: Any
+) -> Any:
+    """The task run twice through the engine, ``prefix_reuse`` on and off: both runs' samples by id
+    and each backend's counters."""
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.runner import EvalConfig, run_task
+
+    out = {}
+    for reuse in ("true", "false"):
+        backend = load_backend(f"hf:{tiny_model}?dtype=float32&device=cpu&prefix_reuse={reuse}{extra}")
+        journal = Journal(tmp_path / f"{task}-{reuse}.sqlite")
+        result = run_task(backend, task, EvalConfig(data_dir=str(data), limit=limit, **config), journal)
+        assert result.complete
+        out[reuse] = ({r.doc_id: r for r in journal.samples(result.run_id)}, backend.stats(), result)
+    return out["true"], out["false"]
+
+
+def test_truthfulqa_mc2_file_reuses_its_qa_preamble(tiny_model: Path, tmp_path: Path) -> None:
+    """TruthfulQA's data is not shipped; a tiny file in its layout (the hub's ``multiple_choice``
+    config) shows that the 6-shot QA preamble every question starts with is encoded once."""
+    rng = random.Random(5)
+
+    def targets(n: int, true: int) -> dict[str, Any]:
+        return {"choices": [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(2, 6))) for _ in range(n)],
+                "labels": [1] * true + [0] * (n - true)}  # fmt: skip
+
+    def row() -> dict[str, Any]:
+        question = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(5, 12))) + "?"
+        return {"question": question, "mc1_targets": targets(4, 1), "mc2_targets": targets(5, 2)}
+
+    rows = [row() for _ in range(6)]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "truthfulqa_mc.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (on, s_on, r_on), (off, s_off, r_off) = _run_with_and_without_reuse(tiny_model, tmp_path, "truthfulqa_mc2", data)
+    assert r_on.n == r_off.n == 6 and r_on.metrics["acc"].value == pytest.approx(r_off.metrics["acc"].value, abs=1e-6)
+    for doc_id, rec in on.items():
+        assert rec.logprobs == pytest.approx(off[doc_id].logprobs, abs=TOL_BATCH)
+    assert s_on["prefix_groups"] == 1 and s_off["prefix_groups"] == 0  # the preamble, shared by all six
+    assert s_on["tokens_encoded"] < 0.5 * s_off["tokens_encoded"]
+    assert s_on["tokens_encoded"] < 1.05 * s_on["tokens_unique"]
+
+
+def test_gsm8k_cot_run_reuses_the_eight_shots_with_unchanged_outputs(tiny_model: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [{"question": f"{a} apples and {b} pears: how many fruits?", "answer": f"{a} + {b}\\n#### {a + b}"}
+            for a, b in ((3, 4), (10, 2), (7, 7), (1, 12))]  # fmt: skip
+    (data / "gsm8k_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (on, s_on, r_on), (off, s_off, r_off) = _run_with_and_without_reuse(
+        tiny_model, tmp_path, "gsm8k_cot", data, limit=4, extra="&max_length=2048", max_tokens=24
+    )  # the shots are ~900 tokens: more than the tiny model's 512
+    assert on.keys() == off.keys() and len(on) == 4
+    for doc_id, rec in on.items():
+        assert [o.text for o in rec.outputs or []] == [o.text for o in off[doc_id].outputs or []]
+    assert s_on["prompt_tokens"] == s_off["prompt_tokens"] == s_off["prompt_tokens_encoded"] > 0
+    assert s_on["prompt_tokens_encoded"] < 0.35 * s_on["prompt_tokens"]  # the ~800-token shots run once
+    for run, stats in ((r_on, s_on), (r_off, s_off)):  # the plan's prompt tokens are the ones run
+        assert run.plan is not None and run.plan.tokens.shared == stats["prompt_tokens"]
+        assert run.plan.tokens.output_max == 4 * 24 and 0 < run.plan.actual_tokens["output_tokens"] <= 4 * 24
+    # each prompt is cut back to the one before it, not to the closest of all: a token or so above the tree
+    assert r_on.plan is not None and 0 <= s_on["prompt_tokens_encoded"] - r_on.plan.tokens.unique <= 4

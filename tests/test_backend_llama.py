@@ -88,7 +88,7 @@ def _same(fast: list[list[ContinuationScore]], ref: list[list[ContinuationScore]
 
 
 def _synthetic_few_shot() -> list[MCQuestion]:
-    """Two 'subjects', each a long few-shot prefix shared by three questions, with multi-token choices;
+    """Two 'subjects', each a long few-shot prefix shared by two questions, with multi-token choices;
     plus contexts whose shared *text* prefix ends inside a word (the token prefix ends earlier)."""
     out = []
     for topic, facts in (
@@ -97,7 +97,7 @@ def _synthetic_few_shot() -> list[MCQuestion]:
     ):
         shots = "".join(f"Question: Is it true that {f}?\nAnswer: yes\n\n" for f in facts * 3)
         prefix = f"The following are questions about {topic}.\n\n{shots}"
-        for q in ("Is Berlin in Germany?", "Is gold a metal?", "Is the sea salty?"):
+        for q in ("Is Berlin in Germany?", "Is the sea salty?"):
             out.append(MCQuestion(prefix + f"Question: {q}\nAnswer:", (" yes", " no", " yes, of course", " no way")))
     mid = out[0].context[: len(out[0].context) // 2]
     out.append(MCQuestion(mid + "interconnect", (" A", " B", " interconnected")))
@@ -107,13 +107,13 @@ def _synthetic_few_shot() -> list[MCQuestion]:
 
 
 def _mmlu_few_shot() -> list[MCQuestion]:
-    """MMLU 5-shot questions of three subjects (two long history ones), when the developer data is here."""
+    """MMLU 5-shot questions of two subjects (~370-token prompts), when the developer data is here."""
     if not (SHARED / "mmlu_test.jsonl").is_file():
         return []
     task = get_task("mmlu_5shot")
     assert isinstance(task, MultipleChoiceTask)
     ds = task.load(str(SHARED))
-    keep = {"abstract_algebra": 3, "high_school_european_history": 1, "anatomy": 2}
+    keep = {"abstract_algebra": 2, "anatomy": 1}
     samples, seen = [], dict.fromkeys(keep, 0)
     for d in ds.samples:
         if d.group in keep and seen[d.group] < keep[d.group]:
@@ -123,19 +123,28 @@ def _mmlu_few_shot() -> list[MCQuestion]:
 
 
 def test_few_shot_prefix_reuse_equals_reference_for_any_chunk(smollm2) -> None:  # type: ignore[no-untyped-def]
-    questions = _synthetic_few_shot() + _mmlu_few_shot()
+    synthetic = _synthetic_few_shot()
+    questions = synthetic + _mmlu_few_shot()
     ref = smollm2.loglikelihood_reference(questions)
     before = smollm2.stats()
-    whole = smollm2.loglikelihood(questions)  # one chunk: sorted by tokens, prefixes shared
+    whole = smollm2.loglikelihood(questions)  # one chunk (the engine's 64): sorted by tokens, prefixes shared
     after = smollm2.stats()
     one_by_one = [smollm2.loglikelihood([q])[0] for q in questions]  # chunk 1: reuse across calls
-    reversed_order = smollm2.loglikelihood(questions[::-1])[::-1]
     _same(whole, ref)
     _same(one_by_one, ref)
-    _same(reversed_order, ref)
+    _same(smollm2.loglikelihood(synthetic[::-1])[::-1], ref[: len(synthetic)])  # input order is kept
     requested = after["tokens_requested"] - before["tokens_requested"]
     encoded = after["tokens_encoded"] - before["tokens_encoded"]
     assert encoded < requested / 3  # the few-shot prefixes were evaluated once, not per question
+
+
+def test_prompts_split_into_many_batches_score_alike() -> None:
+    b = LlamaBackend("smollm2", n_batch=64)  # ~230-370-token prompts in 4-6 batches, from any cut-back point
+    try:
+        questions = _synthetic_few_shot()[:2] + _mmlu_few_shot()[:1]
+        _same(b.loglikelihood(questions), b.loglikelihood_reference(questions))
+    finally:
+        b.close()
 
 
 def test_prefix_reuse_off_gives_the_same_scores(smollm2) -> None:  # type: ignore[no-untyped-def]
@@ -160,9 +169,9 @@ def test_context_defaults_to_the_models_and_the_kv_cache_to_the_need(smollm2) ->
     try:
         b.loglikelihood([MCQuestion("The capital of France is", (" Paris", " Lyon"))])
         assert b.windows()["scoring"] == MIN_WINDOW  # no 8,192 × vocabulary buffers for short prompts
-        long = MCQuestion("word " * 1500 + "The capital of France is", (" Paris", " Lyon"))
-        b.loglikelihood([long])
-        assert b.windows() == {"scoring": 2048, "generation": 0} and b.truncated == 0
+        long = MCQuestion("word " * 2100 + "The capital of France is", (" Paris", " Lyon"))
+        b.loglikelihood([long])  # llama.cpp's default 2,048 would have cut it
+        assert b.windows() == {"scoring": 4096, "generation": 0} and b.truncated == 0
         assert b.info().details == smollm2.info().details  # the run's fingerprint does not move
     finally:
         b.close()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from llmatlas import api
+from llmatlas.backends.base import split_context
 from llmatlas.backends.prefix import unique_tokens
 from llmatlas.backends.registry import load_backend
 from llmatlas.cli.main import app
@@ -40,15 +42,17 @@ def test_plan_counts_tokens_with_the_models_tokenizer_and_runs_nothing(tmp_path:
     backend = load_backend("mock:m")
     prep = prepare(backend, "arc_easy", EvalConfig(data_dir=str(DATA)))
     assert p.requests == sum(len(q.continuations) for q in prep.prompts)
-    contexts = backend.tokenize([q.context for q in prep.prompts]) or []
-    pairs = backend.tokenize([q.context + c for q in prep.prompts for c in q.continuations]) or []
-    conts, k = [], 0
-    for q, ctx in zip(prep.prompts, contexts, strict=True):
-        conts.append([len(pairs[k + j]) - len(ctx) for j in range(len(q.continuations))])
-        k += len(q.continuations)
-    assert p.tokens.naive == sum(len(c) * len(cs) + sum(cs) for c, cs in zip(contexts, conts, strict=True))
-    assert p.tokens.shared == sum(len(c) + sum(cs) for c, cs in zip(contexts, conts, strict=True))
-    assert p.tokens.unique == unique_tokens(contexts) + sum(sum(cs) for cs in conts)
+    fed = []  # per question, what each choice feeds the model: lm-eval's pair encoding, last token left out
+    for q in prep.prompts:
+        rows = []
+        for c in q.continuations:
+            ctx, cont = split_context(q.context, c)
+            ctx_ids, whole = backend.tokenize([ctx, ctx + cont]) or []
+            rows.append(ctx_ids + whole[len(ctx_ids) : len(whole) - 1])
+        fed.append(rows)
+    assert p.tokens.naive == sum(len(s) for rows in fed for s in rows)
+    assert p.tokens.shared == sum(unique_tokens(rows) for rows in fed)
+    assert p.tokens.unique == unique_tokens([s for rows in fed for s in rows])
     assert p.tokens.naive > p.tokens.shared >= p.tokens.unique
     assert p.seconds is not None and p.seconds_basis.startswith("probe: 4 samples")
     assert p.cost_usd is None and p.cost_note and "no per-token price" in p.cost_note
@@ -98,3 +102,49 @@ def test_cli_plan_prints_the_table_and_json(tmp_path: Path) -> None:
     assert [t["task"] for t in data["tasks"]] == ["arc_easy", "gsm8k"]
     assert data["tasks"][1]["tokens"]["output_max"] == 8 * 256  # gsm8k: 8 items, at most 256 tokens each
     assert not (tmp_path / "j.sqlite").exists()
+
+
+def _finished_run(journal: Any, run_id: str, model: str, task: str, seconds: float, n: int, **stats: int) -> None:
+    import datetime as dt
+
+    from llmatlas.engine.results import RunResult, Timing
+
+    journal.start(run_id, model, task, {"task": task})
+    timing = Timing(seconds=seconds, items_per_s=n / seconds)
+    result = RunResult(run_id=run_id, model=model, backend="llama", task=task, method="loglikelihood", n=n,
+                       metrics={}, timing=timing, created=dt.datetime.now(dt.UTC), backend_stats=stats)  # fmt: skip
+    journal.finish(result)
+
+
+def test_time_is_calibrated_on_the_journal_with_its_spread(tmp_path: Path) -> None:
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.workload import from_journal
+
+    journal = Journal(tmp_path / "runs.sqlite")
+    assert from_journal(journal, "new", "m", "arc_easy", 10, 1000) is None  # nothing measured yet
+    _finished_run(journal, "r1", "m", "arc_easy", seconds=10, n=20, tokens_encoded=4000)  # 2 items/s
+    _finished_run(journal, "r2", "m", "arc_easy", seconds=10, n=40, tokens_encoded=8000)  # 4 items/s
+    _finished_run(journal, "r3", "other", "hellaswag", seconds=1, n=100, tokens_encoded=10**6)
+    same_task = from_journal(journal, "new", "m", "arc_easy", 8, 1000)
+    assert same_task is not None and same_task.seconds == 2.0 and same_task.spread == (2.0, 4.0)
+    assert "2 runs of this model and task (the latest, r2)" in same_task.basis
+    # another task of the same model: tokens encoded per second (400 and 800/s) × the tokens to encode
+    other_task = from_journal(journal, "new", "m", "mmlu", 8, 1600)
+    assert other_task is not None and other_task.seconds == 2.0 and other_task.spread == (2.0, 4.0)
+    assert "tokens encoded/s" in other_task.basis
+    assert from_journal(journal, "new", "unseen", "mmlu", 8, 1600) is None  # another model's speed says nothing
+    journal.close()
+
+
+def test_a_run_shows_its_plan_beside_what_it_took(tmp_path: Path) -> None:
+    journal = tmp_path / "runs.sqlite"
+    args = ["eval", "--model", "mock:m", "--task", "arc_easy", "--data-dir", str(DATA), "--journal", str(journal)]
+    first = CliRunner().invoke(app, [*args, "--limit", "10"])
+    assert first.exit_code == 0 and "plan vs actual" in first.stdout and "plan: no estimate" in first.stdout
+    second = CliRunner().invoke(app, [*args, "--limit", "20", "--json"])
+    result = json.loads(second.stdout)
+    plan = result["plan"]
+    assert plan["seconds"] is not None and "of this model and task in the journal" in plan["seconds_basis"]
+    assert plan["actual_seconds"] == result["timing"]["seconds"]
+    (expected,) = api.plan_eval("mock:m", ["arc_easy"], limit=20, data_dir=str(DATA), journal_path=journal).tasks
+    assert plan["tokens"] == expected.tokens.model_dump(mode="json")

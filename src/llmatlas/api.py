@@ -610,6 +610,7 @@ def recommend(
     journal_path: str | Path | None = None,
     on_message: Callable[[str], None] | None = None,
     on_event: OnEvent | None = None,
+    plan_only: bool = False,
 ) -> Recommendation:
     """Rank the catalog for a requirements file (a path, or a packaged example's name such as
     ``customer_support_chatbot``), with the scores and API speeds measured in the results store
@@ -617,7 +618,9 @@ def recommend(
     file's own). With ``eval_shortlist``, the shortlist is measured here first on the weighted tasks
     (``eval_models``: ``CATALOG_ID=SPEC`` pairs saying how to run a model) and the ranking redone;
     what was run, skipped and failed is in ``extra["eval"]``. ``on_message`` receives the plan's
-    lines (what runs, what is skipped and why); ``on_event`` the runs' progress."""
+    lines (what runs, what is skipped and why); ``on_event`` the runs' progress. With ``plan_only``
+    nothing runs: ``extra["eval"]["plans"]`` holds each model's :func:`plan_eval` (tokens, time
+    here, API cost) and the ranking is the unmeasured one."""
     from llmatlas.advise.advisor import recommend as rank
     from llmatlas.advise.evaluate import parse_mapping, plan_evals, run_evals
     from llmatlas.advise.measured import api_speed, best_measurements, stored_results
@@ -640,6 +643,9 @@ def recommend(
         say(f"--eval: skipped {why}")
     if plan.runs:
         say(f"--eval: {len(plan.runs)} runs ({eval_limit or 'all'} items each) on the shortlist")
+    if plan_only:
+        rec.extra["eval"] = _plan_shortlist(plan, catalog, eval_limit, data_dir, journal_path)
+        return rec
 
     def run_one(
         spec: str, task: str, limit: int | None, data: str | None, events: OnEvent, catalog_id: str
@@ -667,6 +673,27 @@ def recommend(
         "limit": eval_limit,
     }
     return rec
+
+
+def _plan_shortlist(
+    plan: Any, catalog: Catalog, limit: int | None, data_dir: str | None, journal_path: str | Path | None
+) -> dict[str, Any]:
+    """``recommend --eval --plan``: each shortlisted model's plan over its tasks, nothing run."""
+    by_model: dict[tuple[str, str], list[str]] = {}
+    for model_id, spec, task in plan.runs:
+        by_model.setdefault((model_id, spec), []).append(task)
+    plans, problems = [], []
+    for (model_id, spec), tasks in by_model.items():
+        try:
+            p = plan_eval(
+                spec, tasks, limit=limit, data_dir=data_dir, catalog=catalog, catalog_id=model_id,
+                journal_path=journal_path,
+            )  # fmt: skip
+        except LlmatlasError as exc:
+            problems.append(f"{model_id} ({spec}): {exc}")
+            continue
+        plans.append({"catalog_id": model_id, "spec": spec, **p.model_dump(mode="json")})
+    return {"plans": plans, "runs": [], "skipped": plan.skipped, "problems": problems, "limit": limit}
 
 
 # --------------------------------------------------------------------------- speed check

@@ -58,7 +58,7 @@ from llmatlas.backends.base import (
     split_context,
 )
 from llmatlas.backends.options import BackendOptions, Flag
-from llmatlas.backends.prefix import group_by_prefix, unique_tokens
+from llmatlas.backends.prefix import common_prefix_len, group_by_prefix, unique_tokens
 from llmatlas.core.errors import InputError
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -83,6 +83,8 @@ _STAT_KEYS = (
     "forward_passes",
     "prefix_groups",
     "prefix_tokens",  # shared-prefix tokens encoded (once per group)
+    "prompt_tokens",  # generation prompts' tokens
+    "prompt_tokens_encoded",  # ... run through the model (the rest came from the previous prompt's cache)
 )
 # Key/value positions a batch over a shared prefix may hold, at least (prefix + row, summed over
 # rows): 8,192 positions of a 7B model's fp16 K/V are 134 MB per layer.
@@ -250,6 +252,8 @@ class HFBackend(Backend):
         # transformers 5.x renamed the forward's `past_key_values` to `cache` (the old name warns)
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self._stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
+        # the previous generation prompt and its keys and values (prompt positions only), for the next
+        self._prompt_cache: tuple[list[int], Any] | None = None
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -691,13 +695,16 @@ class HFBackend(Backend):
         generated: list[int] = []
         text = ""
         stopped_by = None
+        past, keep = self._reusable_prompt_cache(prompt_ids) if budget else (None, 0)
         with torch.inference_mode():
-            inp = torch.tensor([prompt_ids], dtype=torch.long, device=self.device)
-            past = None
+            inp = torch.tensor([prompt_ids[keep:]], dtype=torch.long, device=self.device)
             for _ in range(budget):
                 outputs = self.model(input_ids=inp, use_cache=True, **{self._cache_arg: past})
                 past = getattr(outputs, self._cache_arg)
                 logits = outputs.logits[0, -1].float()
+                if ttft is None:
+                    self._count(prompt_tokens=len(prompt_ids), prompt_tokens_encoded=len(prompt_ids) - keep)
+                    self._keep_prompt_cache(prompt_ids, past)
                 if request.temperature > 0:
                     probs = torch.softmax(logits / request.temperature, dim=-1).cpu()
                     token = int(torch.multinomial(probs, 1, generator=rng))
@@ -725,6 +732,29 @@ class HFBackend(Backend):
             ttft_s=ttft,
             extra={"stopped_by": stopped_by or "max_tokens"},
         )
+
+    def _reusable_prompt_cache(self, prompt_ids: list[int]) -> tuple[Any, int]:
+        """The previous prompt's cache cut back to what it shares with this prompt (few-shot
+        exemplars, a system prompt), and that length; (None, 0) when nothing is shared or reuse is off.
+        At least one token is left to run, for the logits of the first generated token."""
+        held, self._prompt_cache = self._prompt_cache, None
+        if held is None or not self.prefix_reuse:
+            return None, 0
+        previous, cache = held
+        keep = min(common_prefix_len(previous, prompt_ids), len(prompt_ids) - 1)
+        if keep <= 0:
+            return None, 0
+        extra = cache.get_seq_length() - keep
+        if extra > 0:  # transformers 5 takes only "drop this many" (negative); older ones take both
+            cache.crop(-extra)
+        return cache, keep
+
+    def _keep_prompt_cache(self, prompt_ids: list[int], cache: Any) -> None:
+        """Hold the cache as it stands after the prompt, if it is plain keys and values at every layer
+        (not a sliding window, not a recurrent state). Generated tokens are appended to the same
+        object; ``crop`` drops them again when the next prompt is taken."""
+        if self.prefix_reuse and self._shareable_kv(cache, len(prompt_ids)) is not None:
+            self._prompt_cache = (list(prompt_ids), cache)
 
 
 # RMSNorm classes whose forward is exactly x * rsqrt(mean(x^2) + eps) * weight (Gemma's 1 + weight is not)

@@ -17,6 +17,7 @@ from llmatlas.core import format as fmt
 
 if TYPE_CHECKING:
     from llmatlas.engine.plan import EvalPlan
+    from llmatlas.engine.results import RunResult
 
 
 class _RunArgs(TypedDict):
@@ -112,6 +113,9 @@ def eval_cmd(
     for r in results:
         if r.performance is not None:
             console.print(performance_line(r))
+        line = plan_vs_actual(r)
+        if line:
+            console.print(f"[dim]{escape(line)}[/dim]")
         if r.backend_stats.get("truncated"):
             console.print(
                 f"[yellow]{r.task}: {r.backend_stats['truncated']} prompts were longer than the model's context "
@@ -208,6 +212,33 @@ def judge_pairwise(
     console.print(pairwise_cli_summary(result), highlight=False, markup=False)
 
 
+def _time_with_range(seconds: float | None, spread: tuple[float, float] | None) -> str:
+    if seconds is None:
+        return "unknown"
+    if spread is None or fmt.duration(spread[0]) == fmt.duration(spread[1]):
+        return fmt.duration(seconds)
+    return f"{fmt.duration(seconds)} ({fmt.duration(spread[0])}–{fmt.duration(spread[1])})"
+
+
+def plan_vs_actual(r: RunResult) -> str | None:
+    """One line after a run: the tokens and time its plan said, beside what the run took."""
+    p = r.plan
+    if p is None:
+        return None
+    actual = p.actual_tokens
+    encoded = actual.get("tokens_encoded", actual.get("prompt_tokens_encoded"))
+    parts = [f"{r.task}: plan vs actual —"]
+    if encoded is not None:
+        parts.append(f"tokens encoded {encoded:,} (plan: {p.tokens.unique:,} unique of {p.tokens.naive:,} in full)")
+    if "output_tokens" in actual and p.tokens.output_max:
+        expected = f"{p.tokens.output_expected:,} expected, " if p.tokens.output_expected is not None else ""
+        parts.append(f"output {actual['output_tokens']:,} ({expected}≤ {p.tokens.output_max:,})")
+    took = fmt.duration(p.actual_seconds) if p.actual_seconds is not None else "?"
+    planned = _time_with_range(p.seconds, p.seconds_range) if p.seconds is not None else "no estimate"
+    parts.append(f"time {took} (plan: {planned})")
+    return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
+
+
 def show_plan(plan: EvalPlan) -> None:
     """The plan as a table: work per task in tokens, its time here and its API cost, then the totals."""
     t = Table(title=f"Plan for {plan.model} (nothing run)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
@@ -224,12 +255,14 @@ def show_plan(plan: EvalPlan) -> None:
             f"{mark}{tok.shared:,}",
             f"{mark}{tok.unique:,}",
             f"{tok.output_max:,}" if tok.output_max else "–",
-            fmt.duration(p.seconds) if p.seconds is not None else "unknown",
+            _time_with_range(p.seconds, p.seconds_range),
             money(p.cost_usd) if p.cost_usd is not None else "–",
         )
     console.print(t)
     for p in plan.tasks:
         basis = f"{p.task}: time from {p.seconds_basis}"
+        if p.tokens.output_expected is not None:
+            basis += f"; this model wrote {p.tokens.output_expected:,} output tokens on runs like it"
         console.print(f"[dim]{escape(basis)}" + (f"; cost: {escape(p.cost_note)}" if p.cost_note else "") + "[/dim]")
     console.print(
         "[dim]tokens: every request encoded in full (lm-eval's work; what an API bills); shared: each "

@@ -18,6 +18,7 @@ from llmatlas.advise.requirements import example_names
 from llmatlas.advise.schema import Recommendation
 from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors, parse_date
 from llmatlas.cli.render import console, print_json
+from llmatlas.core.errors import InputError
 
 
 def progress_lines(console: Console) -> Callable[[str], None]:
@@ -62,6 +63,10 @@ def recommend_cmd(
         typer.Option("--eval-model", help="CATALOG_ID=SPEC: how to run a shortlisted model (repeatable)."),
     ] = None,
     eval_limit: Annotated[int, typer.Option(min=1, help="Items per task for --eval.")] = 100,
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="With --eval: what measuring the shortlist takes (tokens, time, cost); no run."),
+    ] = False,
     data_dir: Annotated[str | None, typer.Option(help="Benchmark data folder for --eval.")] = None,
     no_measured: Annotated[
         bool, typer.Option("--no-measured", help="Ignore earlier runs in the results store.")
@@ -75,7 +80,9 @@ def recommend_cmd(
     """Turn a requirements file into a ranked, explained shortlist, with reports."""
     from llmatlas.cli.progress import ProgressView
 
-    with ProgressView(None if json_out or not evaluate else console) as view:
+    if plan and not evaluate:
+        raise InputError("--plan plans the shortlist's measurement: give it with --eval", field="plan")
+    with ProgressView(None if json_out or not evaluate or plan else console) as view:
         rec = api.recommend(
             requirements,
             catalog(),
@@ -87,5 +94,30 @@ def recommend_cmd(
             data_dir=data_dir,
             on_message=None if json_out else progress_lines(console),
             on_event=view,
+            plan_only=plan,
         )
+    if plan:
+        show_shortlist_plans(rec, json_out=json_out)
+        return
     show_recommendation(rec, report or [], console, json_out=json_out)
+
+
+def show_shortlist_plans(rec: Recommendation, *, json_out: bool) -> None:
+    """``recommend --eval --plan``: each shortlisted model's plan, then the problems, then the total."""
+    from llmatlas.cli.evals import show_plan
+    from llmatlas.core import format as fmt
+    from llmatlas.engine.plan import EvalPlan
+
+    info = rec.extra.get("eval", {})
+    if json_out:
+        print_json(info)
+        return
+    plans = [EvalPlan.model_validate(p) for p in info.get("plans", [])]
+    for p in plans:
+        show_plan(p)
+    for problem in info.get("problems", []):
+        console.print(f"[yellow]--eval --plan: {escape(problem)}[/yellow]")
+    secs = [p.seconds for p in plans]
+    if plans:
+        total = fmt.duration(sum(s or 0.0 for s in secs)) if all(s is not None for s in secs) else "time unknown"
+        console.print(f"[bold]shortlist: {len(plans)} models, {total} here; nothing was run[/bold]")

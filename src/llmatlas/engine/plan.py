@@ -1,18 +1,14 @@
 """A run's plan before it runs: how many tokens it pushes, how long it takes here, what it costs.
 
-Tokens are counted with the model's own tokenizer where the backend has one here, else estimated
-from characters (and labelled so). Three counts tell the work apart:
+Tokens (``naive``: every request in full, as lm-evaluation-harness runs it and an API bills it;
+``shared``: each question's context once; ``unique``: every shared prefix once) are counted by
+``engine/workload.py``, with the model's tokenizer where the backend has one here.
 
-* ``naive``: every request encoded in full — each (context, choice) pair of a multiple-choice
-  question as lm-evaluation-harness scores it, each generation's prompt once per sample;
-* ``shared``: each question's context once with its choices (what llmatlas's scorers encode);
-* ``unique``: the run's unique tokens — one pass over the prefix tree of every prompt, the
-  physical limit when shared few-shot prefixes are encoded once.
-
-Time comes, in order, from the journal (the same run finished or resumed, or an earlier run of the
-same model and task), else from a probe: a few samples spread over the run, run through the real
-scoring path and not journaled. An API model is not probed (the probe would be billed): its time
-is unknown unless the journal knows it. Cost is the catalog price of what an API bills (prompts in
+Time comes from this machine's journal where it can (``workload.from_journal``: the run itself,
+the model's runs of the task, its runs of other tasks by tokens/s, with their spread), else from a
+probe: a few samples spread over the run, run through the real scoring path and not journaled. An
+API model is not probed (the probe would be billed): its time is unknown unless the journal knows
+it. Cost is the catalog price of what an API bills (prompts in
 full, at most ``max_tokens`` written per sample); a local model has no per-token price.
 """
 
@@ -21,27 +17,18 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel
 
-from llmatlas.backends.base import Backend, MCQuestion
-from llmatlas.backends.prefix import unique_tokens
+from llmatlas.backends.base import Backend
 from llmatlas.engine.journal import Journal, default_path
 from llmatlas.engine.outputs import LOCAL_BACKENDS
-from llmatlas.engine.runner import EvalConfig, Prepared, loaded, prepare, pricer_for
+from llmatlas.engine.results import TokenCount
+from llmatlas.engine.runner import EvalConfig, Prepared, loaded, prepare, pricer_for, work_of
+from llmatlas.engine.workload import from_journal
 from llmatlas.tasks.task import Step
 
-CHARS_PER_TOKEN = 4.0  # the usual rule of thumb for English text, used only without a tokenizer
 PROBE_ITEMS = 4
-
-
-class TokenCount(BaseModel):
-    method: Literal["tokenizer", "estimate"]
-    naive: int
-    shared: int
-    unique: int
-    output_max: int = 0  # generation: samples × max_tokens (× turns); 0 for scoring
 
 
 class TaskPlan(BaseModel):
@@ -54,6 +41,7 @@ class TaskPlan(BaseModel):
     tokens: TokenCount
     seconds: float | None
     seconds_basis: str
+    seconds_range: tuple[float, float] | None = None  # the spread of the journaled runs it is calibrated on
     cost_usd: float | None
     cost_note: str | None = None
 
@@ -66,75 +54,6 @@ class EvalPlan(BaseModel):
     tasks: list[TaskPlan]
     seconds: float | None
     cost_usd: float | None
-
-
-class _Counter:
-    """Token ids from the backend's tokenizer, else characters (later divided by CHARS_PER_TOKEN)."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.method: Literal["tokenizer", "estimate"] = "tokenizer"
-        probe = backend.tokenize(["a"])
-        if probe is None:
-            self.method = "estimate"
-
-    def seqs(self, texts: Sequence[str]) -> list[list[int]]:
-        if self.method == "tokenizer":
-            got = self.backend.tokenize(list(texts))
-            assert got is not None
-            return got
-        return [[ord(c) for c in t] for t in texts]  # characters stand in for tokens
-
-    def scale(self, n: int) -> int:
-        return n if self.method == "tokenizer" else round(n / CHARS_PER_TOKEN)
-
-
-def _tokens(prep: Prepared, counter: _Counter, samples_per_item: int, max_tokens: int, turns: int) -> TokenCount:
-    prompts = prep.prompts
-    if prep.task.method == "loglikelihood":
-        questions: list[MCQuestion] = prompts
-        contexts = counter.seqs([q.context for q in questions])
-        wholes = counter.seqs([q.context + c for q in questions for c in q.continuations])
-        k = 0
-        naive = shared = cont_total = 0
-        for q, ctx in zip(questions, contexts, strict=True):
-            conts = [max(1, len(wholes[k + j]) - len(ctx)) for j in range(len(q.continuations))]
-            k += len(q.continuations)
-            naive += sum(len(ctx) + c for c in conts)
-            shared += len(ctx) + sum(conts)
-            cont_total += sum(conts)
-        unique = unique_tokens(contexts) + cont_total
-        return TokenCount(
-            method=counter.method,
-            naive=counter.scale(naive),
-            shared=counter.scale(shared),
-            unique=counter.scale(unique),
-        )
-    seqs = counter.seqs([str(p) for p in prompts])
-    total = sum(len(s) for s in seqs)
-    return TokenCount(
-        method=counter.method,
-        naive=counter.scale(total * samples_per_item),
-        shared=counter.scale(total),
-        unique=counter.scale(unique_tokens(seqs)),
-        output_max=len(prompts) * samples_per_item * max_tokens * turns,
-    )
-
-
-def _from_journal(journal: Journal | None, prep: Prepared, todo: int) -> tuple[float, str] | None:
-    """Seconds for the samples left, from this run (resumed) or the latest finished run of the model and task."""
-    if journal is None:
-        return None
-    runs = [r for r in journal.runs() if r.result is not None and r.result.timing.items_per_s]
-    same = [r for r in runs if r.run_id == prep.run_id]
-    like = same or [r for r in runs if r.model == prep.info.model and r.task == prep.task.name]
-    if not like:
-        return None
-    ref = like[-1]
-    assert ref.result is not None and ref.result.timing.items_per_s
-    rate = ref.result.timing.items_per_s
-    what = "this run" if same else f"run {ref.run_id} of this model and task"
-    return todo / rate, f"{what} in the journal: {rate:.2f} items/s"
 
 
 def _probe(backend: Backend, prep: Prepared, config: EvalConfig, todo: int, items: int) -> tuple[float, str]:
@@ -155,25 +74,25 @@ def plan_task(
     """One task's plan; ``journal`` (None: no journal yet) tells what is done and how fast it went."""
     prep = prepare(backend, task_name, config)
     task = prep.task
-    done = len(journal.done_ids(prep.run_id) & {s.id for s in prep.samples}) if journal is not None else 0
-    todo = len(prep.samples) - done
-    counter = _Counter(backend)
+    done_ids = journal.done_ids(prep.run_id) if journal is not None else set()
+    todo_idx = [i for i, s in enumerate(prep.samples) if s.id not in done_ids]
+    todo = len(todo_idx)
     generation = task.method == "generation"
-    samples_per_item = int(getattr(task, "samples", 1)) if generation else 1
-    max_tokens = int(getattr(task, "max_tokens", 0)) if generation else 0
+    tokens, encoded = work_of(backend, prep, list(range(len(prep.samples))), journal)
     turns = max((len(s.turns) for s in prep.samples), default=1) if generation else 1
-    tokens = _tokens(prep, counter, samples_per_item, max_tokens, turns)
     requests = (
         sum(len(q.continuations) for q in prep.prompts)
         if not generation
-        else len(prep.samples) * samples_per_item * turns
+        else len(prep.samples) * int(getattr(task, "samples", 1)) * turns
     )
     local = prep.info.backend in LOCAL_BACKENDS
-    timed = _from_journal(journal, prep, todo)
+    left = round(encoded * todo / len(prep.samples)) if prep.samples else 0
+    timed = from_journal(journal, prep.run_id, prep.info.model, task.name, todo, left)
+    spread = None
     if todo == 0:
         seconds, basis = 0.0, "every sample is already in the journal"
     elif timed is not None:
-        seconds, basis = timed
+        seconds, basis, spread = timed.seconds, timed.basis, timed.spread
     elif local and probe_items > 0:
         seconds, basis = _probe(backend, prep, config, todo, probe_items)
     else:
@@ -184,11 +103,12 @@ def plan_task(
         method=task.method_on(backend),
         run_id=prep.run_id,
         items=len(prep.samples),
-        done=done,
+        done=len(prep.samples) - todo,
         requests=requests,
         tokens=tokens,
         seconds=seconds,
         seconds_basis=basis,
+        seconds_range=spread,
         cost_usd=cost,
         cost_note=note,
     )

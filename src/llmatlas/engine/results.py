@@ -72,6 +72,37 @@ class SampleRecord(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class TokenCount(BaseModel):
+    """A run's work in tokens, three ways (see ``engine/workload.py``): every request in full
+    (``naive``), each question's or prompt's tokens once (``shared``), every shared prefix once
+    (``unique``, the prefix tree: the physical limit); ``method`` says whether the model's tokenizer
+    counted them or they are estimated from characters."""
+
+    method: Literal["tokenizer", "estimate"]
+    naive: int
+    shared: int
+    unique: int
+    output_max: int = 0  # generation: samples × max_tokens (× turns); 0 for scoring
+    output_expected: int | None = None  # generation: from this model's observed output lengths on the task
+
+
+class PlanCheck(BaseModel):
+    """The plan a run made of the samples it was about to score, beside what they took.
+
+    ``tokens``/``seconds`` are the plan (``seconds_basis`` says where the time came from, and
+    ``seconds_range`` the spread of the runs it was calibrated on); ``actual_seconds`` and
+    ``actual_tokens`` are what happened: the backend's own counters (``tokens_requested``,
+    ``tokens_unique``, ``tokens_encoded``; ``prompt_tokens``, ``prompt_tokens_encoded``) and the
+    output tokens written."""
+
+    tokens: TokenCount
+    seconds: float | None
+    seconds_basis: str
+    seconds_range: tuple[float, float] | None = None
+    actual_seconds: float | None = None
+    actual_tokens: dict[str, int] = Field(default_factory=dict)
+
+
 class Distribution(BaseModel):
     """p50/p95/mean of a per-output quantity, over the outputs that report it."""
 
@@ -123,6 +154,8 @@ class RunResult(BaseModel):
     #: what the backend counted during this session of the run: requests, retries and errors (APIs),
     #: tokens encoded and requested, prompts cut to the model's context ("truncated", lm-eval's rule)
     backend_stats: dict[str, int] = Field(default_factory=dict)
+    #: the plan made at the start of this session of the run, and what the session did
+    plan: PlanCheck | None = None
 
 
 RunStatus = Literal["running", "complete", "partial", "failed"]

@@ -22,8 +22,9 @@ from llmatlas.core.errors import InputError, option
 from llmatlas.engine.events import OnEvent, RunFinished, RunStarted, SamplesScored, StepSaved, ignore
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.outputs import Pricer, performance
-from llmatlas.engine.results import Metric, RunResult, SampleRecord, Timing
+from llmatlas.engine.results import Metric, PlanCheck, RunResult, SampleRecord, Timing, TokenCount
 from llmatlas.engine.stats import mean_stderr, pooled_stderr
+from llmatlas.engine.workload import Estimate, count_tokens, from_journal, output_per_generation
 from llmatlas.tasks.registry import get_task
 from llmatlas.tasks.task import Dataset, Sample, Step, Task
 
@@ -49,6 +50,32 @@ class EvalConfig:
 def _counted(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     """What a backend's counters rose by during a run (requests, errors, tokens encoded, truncations)."""
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+_WORK_COUNTERS = ("tokens_requested", "tokens_unique", "tokens_encoded", "prompt_tokens", "prompt_tokens_encoded")
+
+
+def _plan_check(
+    planned: TokenCount,
+    estimate: Estimate | None,
+    seconds: float,
+    counted: dict[str, int],
+    records: Sequence[SampleRecord],
+    scored: set[str],
+) -> PlanCheck:
+    """The plan beside what this session did: the backend's token counters and the outputs written."""
+    actual = {k: counted[k] for k in _WORK_COUNTERS if counted.get(k)}
+    written = [o.output_tokens for r in records if r.doc_id in scored for o in r.outputs if o.output_tokens is not None]
+    if written:
+        actual["output_tokens"] = sum(written)
+    return PlanCheck(
+        tokens=planned,
+        seconds=estimate.seconds if estimate else None,
+        seconds_basis=estimate.basis if estimate else "no earlier run of this model in the journal",
+        seconds_range=estimate.spread if estimate else None,
+        actual_seconds=seconds,
+        actual_tokens=actual,
+    )
 
 
 def summarize(
@@ -215,6 +242,25 @@ def pricer_for(prepared: Prepared, config: EvalConfig, *, billed: bool | None = 
     )
 
 
+def work_of(
+    backend: Backend, prep: Prepared, indices: Sequence[int], journal: Journal | None
+) -> tuple[TokenCount, int]:
+    """The tokens of the samples at ``indices``, and how many of them the backend will encode
+    (every shared prefix once where it reuses prefixes, each question's context once otherwise)."""
+    task = prep.task
+    generation = task.method == "generation"
+    tokens = count_tokens(
+        backend,
+        task.method,
+        [prep.prompts[i] for i in indices],
+        samples_per_item=int(getattr(task, "samples", 1)) if generation else 1,
+        max_tokens=int(getattr(task, "max_tokens", 0)) if generation else 0,
+        turns=max((len(prep.samples[i].turns) for i in indices), default=1) if generation else 1,
+        output_per_generation=output_per_generation(journal, prep.info.model, task.name) if generation else None,
+    )
+    return tokens, tokens.unique if prep.info.details.get("prefix_reuse") else tokens.shared
+
+
 def run_task(
     backend: Backend,
     task_name: str,
@@ -233,6 +279,8 @@ def run_task(
         (i for i, d in enumerate(samples) if d.id not in done), key=lambda i: task.order(samples[i], prompts[i])
     )
     pricer = pricer_for(prep, config)
+    planned, encoded = work_of(backend, prep, todo, journal) if todo else (None, 0)
+    estimate = from_journal(journal, run_id, info.model, task.name, len(todo), encoded) if todo else None
     counters = backend.stats()
     step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
     size = config.chunk or task.step_size(backend)
@@ -279,6 +327,8 @@ def run_task(
         backend_stats=counted,
     )
     result.performance = perf
+    if planned is not None:
+        result.plan = _plan_check(planned, estimate, seconds, counted, records, {samples[i].id for i in todo})
     journal.finish(result)
     on_event(RunFinished(task.name, run_id, result))
     return result
