@@ -21,6 +21,19 @@ import pytest
 from llmatlas.catalog import Catalog, load_catalog
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Derived files (the embedded model's f32 copy) once per test session, not in ~/.cache."""
+    cache = tmp_path_factory.mktemp("llmatlas-cache")
+    before = os.environ.get("LLMATLAS_CACHE")
+    os.environ["LLMATLAS_CACHE"] = str(cache)
+    yield cache
+    if before is None:
+        os.environ.pop("LLMATLAS_CACHE", None)
+    else:
+        os.environ["LLMATLAS_CACHE"] = before
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "llmatlas-home"

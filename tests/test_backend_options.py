@@ -78,7 +78,8 @@ def test_an_unknown_option_names_the_closest_match_and_the_valid_ones() -> None:
         load_backend("llama:x.gguf?thread=2")
     text = str(err.value)
     assert "unknown llama option 'thread'; did you mean threads?" in text
-    assert "(known: n_batch, n_ctx, prefix_reuse, seed, threads)" in text and "\n" not in text
+    assert "(known: flash_attn, n_batch, n_ctx, prefix_reuse, scoring_weights, seed, threads)" in text
+    assert "\n" not in text
     with pytest.raises(InputError, match=r"unknown mock option 'bogus' \(known: delay, fail_every, replies\)"):
         load_backend("mock:alpha?bogus=1")  # nothing close: no guess, the valid ones still listed
 
@@ -218,7 +219,7 @@ def test_unknown_names_always_list_the_valid_ones(name: str) -> None:
         return
     with pytest.raises(InputError) as err:
         parse_options(model, "llama", {name: "1"})
-    known = "(known: n_batch, n_ctx, prefix_reuse, seed, threads)"
+    known = "(known: flash_attn, n_batch, n_ctx, prefix_reuse, scoring_weights, seed, threads)"
     assert f"unknown llama option '{name}'" in str(err.value) and known in str(err.value)
 
 

@@ -19,3 +19,14 @@ def user_dir() -> Path:
 def user_models_dir() -> Path:
     """User catalog overrides and imported models: ``<user dir>/models/*.yaml``."""
     return user_dir() / "models"
+
+
+def cache_dir() -> Path:
+    """Files derived from others and safe to delete (a model's f32 copy): ``$LLMATLAS_CACHE``, else
+    ``$XDG_CACHE_HOME/llmatlas`` (~/.cache). Apart from the user dir, so tests that isolate it
+    still share what was derived once."""
+    env = os.environ.get("LLMATLAS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "llmatlas"

@@ -25,7 +25,7 @@ from llmatlas.engine.journal import Journal, default_path
 from llmatlas.engine.outputs import LOCAL_BACKENDS
 from llmatlas.engine.results import TokenCount
 from llmatlas.engine.runner import EvalConfig, Prepared, loaded, prepare, pricer_for, work_of
-from llmatlas.engine.workload import from_journal
+from llmatlas.engine.workload import expected_output, from_journal
 from llmatlas.tasks.task import Step
 
 PROBE_ITEMS = 4
@@ -86,8 +86,12 @@ def plan_task(
         else len(prep.samples) * int(getattr(task, "samples", 1)) * turns
     )
     local = prep.info.backend in LOCAL_BACKENDS
-    left = round(encoded * todo / len(prep.samples)) if prep.samples else 0
-    timed = from_journal(journal, prep.run_id, prep.info.model, task.name, todo, left)
+    share = todo / len(prep.samples) if prep.samples else 0.0
+    outputs = expected_output(tokens)
+    timed = from_journal(
+        journal, prep.run_id, prep.info.model, task.name, todo, round(encoded * share),
+        round(outputs * share) if outputs is not None else None,
+    )  # fmt: skip
     spread = None
     if todo == 0:
         seconds, basis = 0.0, "every sample is already in the journal"

@@ -24,7 +24,7 @@ from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.outputs import Pricer, performance
 from llmatlas.engine.results import Metric, PlanCheck, RunResult, SampleRecord, Timing, TokenCount
 from llmatlas.engine.stats import mean_stderr, pooled_stderr
-from llmatlas.engine.workload import Estimate, count_tokens, from_journal, output_per_generation
+from llmatlas.engine.workload import Estimate, count_tokens, expected_output, from_journal, output_per_generation
 from llmatlas.tasks.registry import get_task
 from llmatlas.tasks.task import Dataset, Sample, Step, Task
 
@@ -71,7 +71,7 @@ def _plan_check(
     return PlanCheck(
         tokens=planned,
         seconds=estimate.seconds if estimate else None,
-        seconds_basis=estimate.basis if estimate else "no earlier run of this model in the journal",
+        seconds_basis=estimate.basis if estimate else "no estimate: no run of this model like it in the journal",
         seconds_range=estimate.spread if estimate else None,
         actual_seconds=seconds,
         actual_tokens=actual,
@@ -280,7 +280,11 @@ def run_task(
     )
     pricer = pricer_for(prep, config)
     planned, encoded = work_of(backend, prep, todo, journal) if todo else (None, 0)
-    estimate = from_journal(journal, run_id, info.model, task.name, len(todo), encoded) if todo else None
+    estimate = (
+        from_journal(journal, run_id, info.model, task.name, len(todo), encoded, expected_output(planned))
+        if todo
+        else None
+    )
     counters = backend.stats()
     step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
     size = config.chunk or task.step_size(backend)

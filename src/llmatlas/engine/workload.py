@@ -21,8 +21,10 @@ Without a tokenizer here (API models) characters stand in for tokens, divided by
 ``estimate``.
 
 Time, in order of preference: this run in the journal (resumed), earlier runs of the model and the
-task (their items/s), earlier runs of the model on any task (tokens encoded per second × the tokens
-this run will encode). With two or more runs to go by, ``seconds_range`` is their spread.
+task (their items/s), earlier runs of the model on other tasks — for scoring, tokens encoded per
+second × the tokens this run will encode; for generation, output tokens written per second × the
+output expected (observed lengths, else ``max_tokens``). With two or more runs to go by,
+``seconds_range`` is their spread.
 """
 
 from __future__ import annotations
@@ -124,41 +126,57 @@ def _spread(values: list[float]) -> tuple[float, float] | None:
 
 
 def from_journal(
-    journal: Journal | None, run_id: str, model: str, task: str, todo: int, encoded: int
+    journal: Journal | None,
+    run_id: str,
+    model: str,
+    task: str,
+    todo: int,
+    encoded: int,
+    outputs: int | None = None,
 ) -> Estimate | None:
-    """Seconds for ``todo`` samples (``encoded`` tokens to run) from this machine's journal: this run,
-    else the model's runs of the task (items/s), else its runs of other tasks (tokens encoded/s)."""
+    """Seconds for ``todo`` samples from this machine's journal: this run, else the model's runs of
+    the task (items/s), else its runs of other tasks — ``encoded`` prompt tokens at the rate its
+    scoring runs encoded tokens, plus, for a generation task, ``outputs`` tokens at the rate its
+    generation runs wrote them. None when the journal cannot say."""
     if journal is None:
         return None
     runs = _finished(journal)
     same = [r for r in runs if r.run_id == run_id]
     like = same or [r for r in runs if r.model == model and r.task == task]
     if like:
-        rates = [r.result.timing.items_per_s for r in like if r.result and r.result.timing.items_per_s]
         if same:
             what = "this run"
         elif len(like) == 1:
             what = f"run {like[0].run_id} of this model and task"
         else:
             what = f"{len(like)} runs of this model and task (the latest, {like[-1].run_id})"
+        results = [r.result for r in like if r.result is not None]
+        per_token = [x.backend_stats.get("tokens_encoded", 0) / x.timing.seconds for x in results]
+        if outputs is None and encoded > 0 and all(per_token):
+            # scoring: tokens, not items — a few-shot run of fewer items per subject shares fewer tokens
+            spread = _spread([encoded / x for x in per_token])
+            basis = f"{what} in the journal: {per_token[-1]:,.0f} tokens encoded/s × {encoded:,} tokens"
+            return Estimate(encoded / per_token[-1], basis, spread)
+        rates = [x.timing.items_per_s for x in results if x.timing.items_per_s]
         spread = _spread([todo / x for x in rates])
         return Estimate(todo / rates[-1], f"{what} in the journal: {rates[-1]:.2f} items/s", spread)
-    token_rates = []
-    for r in runs:
-        res = r.result
-        if res is None or r.model != model or res.timing.seconds <= 0:
-            continue
-        n = res.backend_stats.get("tokens_encoded", 0) + res.backend_stats.get("prompt_tokens_encoded", 0)
-        if n > 0:
-            token_rates.append(n / res.timing.seconds)
-    if not token_rates or encoded <= 0:
-        return None
-    rate = token_rates[-1]
-    return Estimate(
-        encoded / rate,
-        f"{len(token_rates)} run(s) of this model on other tasks: {rate:,.0f} tokens encoded/s × {encoded:,} tokens",
-        _spread([encoded / x for x in token_rates]),
-    )
+    mine = [r.result for r in runs if r.model == model and r.result is not None and r.result.timing.seconds > 0]
+    read = [x.backend_stats["tokens_encoded"] / x.timing.seconds for x in mine if x.backend_stats.get("tokens_encoded")]
+    written = [
+        x.performance.output_tokens / x.timing.seconds
+        for x in mine
+        if x.method == "generation" and x.performance is not None and x.performance.output_tokens
+    ]
+    if outputs is None:  # scoring: prompt tokens only
+        if not read or encoded <= 0:
+            return None
+        basis = f"{len(read)} scoring run(s) of this model: {read[-1]:,.0f} tokens encoded/s × {encoded:,} tokens"
+        return Estimate(encoded / read[-1], basis, _spread([encoded / x for x in read]))
+    if not written:
+        return None  # a generation's time is its output: nothing says how fast this model writes
+    # a generation run's seconds include reading its prompts, so output tokens/s is a conservative rate
+    basis = f"{len(written)} generation run(s) of this model: {written[-1]:,.1f} output tokens/s × {outputs:,} tokens"
+    return Estimate(outputs / written[-1], basis, _spread([outputs / x for x in written]))
 
 
 def output_per_generation(journal: Journal | None, model: str, task: str) -> float | None:
@@ -172,3 +190,11 @@ def output_per_generation(journal: Journal | None, model: str, task: str) -> flo
             if counts:
                 return sum(counts) / len(counts)
     return None
+
+
+def expected_output(tokens: TokenCount | None) -> int | None:
+    """Output tokens a generation plan expects (observed lengths, else the ``max_tokens`` bound);
+    None for scoring."""
+    if tokens is None or not tokens.output_max:
+        return None
+    return tokens.output_expected if tokens.output_expected is not None else tokens.output_max
