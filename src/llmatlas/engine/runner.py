@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -279,12 +280,15 @@ def run_task(
         (i for i, d in enumerate(samples) if d.id not in done), key=lambda i: task.order(samples[i], prompts[i])
     )
     pricer = pricer_for(prep, config)
-    planned, encoded = work_of(backend, prep, todo, journal) if todo else (None, 0)
-    estimate = (
-        from_journal(journal, run_id, info.model, task.name, len(todo), encoded, expected_output(planned))
-        if todo
-        else None
-    )
+    planned: TokenCount | None = None
+    estimate: Estimate | None = None
+    if todo:
+        try:  # the plan is a record beside the run: it never stops one
+            planned, encoded = work_of(backend, prep, todo, journal)
+            outputs = expected_output(planned)
+            estimate = from_journal(journal, run_id, info.model, task.name, len(todo), encoded, outputs)
+        except Exception as exc:  # pragma: no cover - a tokenizer failing on text the backend then scores
+            warnings.warn(f"{task.name}: no plan for this run ({type(exc).__name__}: {exc})", stacklevel=2)
     counters = backend.stats()
     step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
     size = config.chunk or task.step_size(backend)
