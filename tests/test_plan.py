@@ -122,33 +122,34 @@ def _finished_run(
 
 def test_time_is_calibrated_on_the_journal_with_its_spread(tmp_path: Path) -> None:
     from llmatlas.engine.journal import Journal
-    from llmatlas.engine.workload import from_journal
+    from llmatlas.engine.workload import finished_runs, from_journal
 
     journal = Journal(tmp_path / "runs.sqlite")
-    assert from_journal(journal, "new", "m", "arc_easy", 10, 1000) is None  # nothing measured yet
+    assert from_journal(finished_runs(journal), "new", "m", "arc_easy", 10, 1000) is None  # nothing measured yet
     _finished_run(journal, "r1", "m", "arc_easy", seconds=10, n=20, tokens_encoded=4000)  # 2 items/s
     _finished_run(journal, "r2", "m", "arc_easy", seconds=10, n=40, tokens_encoded=8000)  # 4 items/s
     _finished_run(journal, "r3", "other", "hellaswag", seconds=1, n=100, tokens_encoded=10**6)
     # the same task: by tokens (400 and 800 encoded/s), since fewer items may share fewer tokens
-    same_task = from_journal(journal, "new", "m", "arc_easy", 8, 1000)
+    same_task = from_journal(finished_runs(journal), "new", "m", "arc_easy", 8, 1000)
     assert same_task is not None and same_task.seconds == 1.25 and same_task.spread == (1.25, 2.5)
     assert "2 runs of this model and task (the latest, r2)" in same_task.basis
     _finished_run(journal, "a1", "api", "arc_easy", seconds=10, n=20)  # 2 items/s, no token counters
     _finished_run(journal, "a2", "api", "arc_easy", seconds=10, n=40)  # 4 items/s
-    by_items = from_journal(journal, "new", "api", "arc_easy", 8, 1000)
+    by_items = from_journal(finished_runs(journal), "new", "api", "arc_easy", 8, 1000)
     assert by_items is not None and by_items.seconds == 2.0 and by_items.spread == (2.0, 4.0)
     assert "items/s" in by_items.basis
     # another task of the same model: tokens encoded per second (400 and 800/s) × the tokens to encode
-    other_task = from_journal(journal, "new", "m", "mmlu", 8, 1600)
+    other_task = from_journal(finished_runs(journal), "new", "m", "mmlu", 8, 1600)
     assert other_task is not None and other_task.seconds == 2.0 and other_task.spread == (2.0, 4.0)
     assert "tokens encoded/s" in other_task.basis
-    assert from_journal(journal, "new", "unseen", "mmlu", 8, 1600) is None  # another model's speed says nothing
+    # another model's speed says nothing
+    assert from_journal(finished_runs(journal), "new", "unseen", "mmlu", 8, 1600) is None
     # a generation's time is its output: scoring runs alone cannot say how fast the model writes
-    assert from_journal(journal, "new", "m", "gsm8k", 8, 1600, outputs=500) is None
+    assert from_journal(finished_runs(journal), "new", "m", "gsm8k", 8, 1600, outputs=500) is None
     from llmatlas.engine.results import Performance
 
     _finished_run(journal, "g1", "m", "gsm8k_cot", seconds=10, n=5, performance=Performance(output_tokens=250))
-    written = from_journal(journal, "new", "m", "gsm8k", 8, 1600, outputs=500)  # 25 output tokens/s
+    written = from_journal(finished_runs(journal), "new", "m", "gsm8k", 8, 1600, outputs=500)  # 25 output tokens/s
     assert written is not None and written.seconds == 20.0 and "output tokens/s" in written.basis
     journal.close()
 

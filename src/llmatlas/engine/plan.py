@@ -25,7 +25,7 @@ from llmatlas.engine.journal import Journal, default_path
 from llmatlas.engine.outputs import LOCAL_BACKENDS
 from llmatlas.engine.results import TokenCount
 from llmatlas.engine.runner import EvalConfig, Prepared, loaded, prepare, pricer_for, work_of
-from llmatlas.engine.workload import expected_output, from_journal
+from llmatlas.engine.workload import expected_output, finished_runs, from_journal
 from llmatlas.tasks.task import Step
 
 PROBE_ITEMS = 4
@@ -75,10 +75,10 @@ def plan_task(
     prep = prepare(backend, task_name, config)
     task = prep.task
     done_ids = journal.done_ids(prep.run_id) if journal is not None else set()
-    todo_idx = [i for i, s in enumerate(prep.samples) if s.id not in done_ids]
-    todo = len(todo_idx)
+    todo = sum(1 for s in prep.samples if s.id not in done_ids)
     generation = task.method == "generation"
-    tokens, encoded = work_of(backend, prep, list(range(len(prep.samples))), journal)
+    history = finished_runs(journal)
+    tokens, encoded = work_of(backend, prep, range(len(prep.samples)), journal, history)
     turns = max((len(s.turns) for s in prep.samples), default=1) if generation else 1
     requests = (
         sum(len(q.continuations) for q in prep.prompts)
@@ -89,7 +89,7 @@ def plan_task(
     share = todo / len(prep.samples) if prep.samples else 0.0
     outputs = expected_output(tokens)
     timed = from_journal(
-        journal, prep.run_id, prep.info.model, task.name, todo, round(encoded * share),
+        history, prep.run_id, prep.info.model, task.name, todo, round(encoded * share),
         round(outputs * share) if outputs is not None else None,
     )  # fmt: skip
     spread = None

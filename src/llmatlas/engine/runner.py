@@ -23,9 +23,16 @@ from llmatlas.core.errors import InputError, option
 from llmatlas.engine.events import OnEvent, RunFinished, RunStarted, SamplesScored, StepSaved, ignore
 from llmatlas.engine.journal import Journal, fingerprint
 from llmatlas.engine.outputs import Pricer, performance
-from llmatlas.engine.results import Metric, PlanCheck, RunResult, SampleRecord, Timing, TokenCount
+from llmatlas.engine.results import Metric, PlanCheck, RunRecord, RunResult, SampleRecord, Timing, TokenCount
 from llmatlas.engine.stats import mean_stderr, pooled_stderr
-from llmatlas.engine.workload import Estimate, count_tokens, expected_output, from_journal, output_per_generation
+from llmatlas.engine.workload import (
+    Estimate,
+    count_tokens,
+    expected_output,
+    finished_runs,
+    from_journal,
+    output_per_generation,
+)
 from llmatlas.tasks.registry import get_task
 from llmatlas.tasks.task import Dataset, Sample, Step, Task
 
@@ -244,10 +251,11 @@ def pricer_for(prepared: Prepared, config: EvalConfig, *, billed: bool | None = 
 
 
 def work_of(
-    backend: Backend, prep: Prepared, indices: Sequence[int], journal: Journal | None
+    backend: Backend, prep: Prepared, indices: Sequence[int], journal: Journal | None, runs: Sequence[RunRecord]
 ) -> tuple[TokenCount, int]:
     """The tokens of the samples at ``indices``, and how many of them the backend will encode
-    (every shared prefix once where it reuses prefixes, each question's context once otherwise)."""
+    (every shared prefix once where it reuses prefixes, each question's context once otherwise);
+    ``runs``: the journal's finished runs, for the model's observed output lengths."""
     task = prep.task
     generation = task.method == "generation"
     tokens = count_tokens(
@@ -257,7 +265,7 @@ def work_of(
         samples_per_item=int(getattr(task, "samples", 1)) if generation else 1,
         max_tokens=int(getattr(task, "max_tokens", 0)) if generation else 0,
         turns=max((len(prep.samples[i].turns) for i in indices), default=1) if generation else 1,
-        output_per_generation=output_per_generation(journal, prep.info.model, task.name) if generation else None,
+        output_per_generation=output_per_generation(journal, runs, prep.info.model, task.name) if generation else None,
     )
     return tokens, tokens.unique if prep.info.details.get("prefix_reuse") else tokens.shared
 
@@ -284,9 +292,10 @@ def run_task(
     estimate: Estimate | None = None
     if todo:
         try:  # the plan is a record beside the run: it never stops one
-            planned, encoded = work_of(backend, prep, todo, journal)
+            history = finished_runs(journal)
+            planned, encoded = work_of(backend, prep, todo, journal, history)
             outputs = expected_output(planned)
-            estimate = from_journal(journal, run_id, info.model, task.name, len(todo), encoded, outputs)
+            estimate = from_journal(history, run_id, info.model, task.name, len(todo), encoded, outputs)
         except Exception as exc:  # pragma: no cover - a tokenizer failing on text the backend then scores
             warnings.warn(f"{task.name}: no plan for this run ({type(exc).__name__}: {exc})", stacklevel=2)
     counters = backend.stats()

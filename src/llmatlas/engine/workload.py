@@ -117,7 +117,10 @@ class Estimate:
     spread: tuple[float, float] | None = None  # the same estimate from the slowest and fastest run used
 
 
-def _finished(journal: Journal) -> list[RunRecord]:
+def finished_runs(journal: Journal | None) -> list[RunRecord]:
+    """The journal's finished runs, oldest first: what a plan is calibrated on (read once per plan)."""
+    if journal is None:
+        return []
     return [r for r in journal.runs() if r.result is not None and r.result.timing.items_per_s]
 
 
@@ -126,7 +129,7 @@ def _spread(values: list[float]) -> tuple[float, float] | None:
 
 
 def from_journal(
-    journal: Journal | None,
+    runs: Sequence[RunRecord],
     run_id: str,
     model: str,
     task: str,
@@ -134,13 +137,10 @@ def from_journal(
     encoded: int,
     outputs: int | None = None,
 ) -> Estimate | None:
-    """Seconds for ``todo`` samples from this machine's journal: this run, else the model's runs of
+    """Seconds for ``todo`` samples from this machine's finished ``runs``: this run, else the model's runs of
     the task (items/s), else its runs of other tasks — ``encoded`` prompt tokens at the rate its
     scoring runs encoded tokens, plus, for a generation task, ``outputs`` tokens at the rate its
     generation runs wrote them. None when the journal cannot say."""
-    if journal is None:
-        return None
-    runs = _finished(journal)
     same = [r for r in runs if r.run_id == run_id]
     like = same or [r for r in runs if r.model == model and r.task == task]
     if like:
@@ -179,11 +179,11 @@ def from_journal(
     return Estimate(outputs / written[-1], basis, _spread([outputs / x for x in written]))
 
 
-def output_per_generation(journal: Journal | None, model: str, task: str) -> float | None:
-    """Mean output tokens per generation of this model on this task, from the journal's latest run."""
+def output_per_generation(journal: Journal | None, runs: Sequence[RunRecord], model: str, task: str) -> float | None:
+    """Mean output tokens per generation of this model on this task, from the latest of ``runs``."""
     if journal is None:
         return None
-    for r in reversed(_finished(journal)):
+    for r in reversed(runs):
         if r.model == model and r.task == task and r.result and r.result.method == "generation":
             outputs = [o for s in journal.samples(r.run_id) for o in s.outputs]
             counts = [o.output_tokens for o in outputs if o.output_tokens is not None]
