@@ -702,16 +702,15 @@ class HFBackend(Backend):
                 outputs = self.model(input_ids=inp, use_cache=True, **{self._cache_arg: past})
                 past = getattr(outputs, self._cache_arg)
                 logits = outputs.logits[0, -1].float()
-                if ttft is None:
-                    self._count(prompt_tokens=len(prompt_ids), prompt_tokens_encoded=len(prompt_ids) - keep)
-                    self._keep_prompt_cache(prompt_ids, past)
                 if request.temperature > 0:
                     probs = torch.softmax(logits / request.temperature, dim=-1).cpu()
                     token = int(torch.multinomial(probs, 1, generator=rng))
                 else:
                     token = int(logits.argmax())
-                if ttft is None:
+                if ttft is None:  # the prompt has just been read: count it and keep its cache
                     ttft = time.perf_counter() - start
+                    self._count(prompt_tokens=len(prompt_ids), prompt_tokens_encoded=len(prompt_ids) - keep)
+                    self._keep_prompt_cache(prompt_ids, past)
                 if token in eos:
                     stopped_by = "eos"
                     break

@@ -35,7 +35,7 @@ import hashlib
 import os
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -101,19 +101,18 @@ _GGUF_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 
 
 def gguf_context_length(path: Path) -> int | None:
     """``<general.architecture>.context_length`` from a GGUF header; None when absent or unreadable."""
-    values = _gguf_ints(path, lambda arch: f"{arch}.context_length")
-    value = values.get("context_length")
+    value = _gguf_int(path, lambda arch: f"{arch}.context_length")
     return value if value and value > 0 else None
 
 
 def gguf_file_type(path: Path) -> int | None:
     """``general.file_type`` (llama.cpp's ``LLAMA_FTYPE_*``: 0 F32, 1 F16, 32 BF16, others quantized)."""
-    return _gguf_ints(path, lambda arch: "general.file_type").get("file_type")
+    return _gguf_int(path, lambda arch: "general.file_type")
 
 
-def _gguf_ints(path: Path, key_for: Any) -> dict[str, int]:
-    """One integer from a GGUF header: ``key_for(architecture)`` names it; returned under its last
-    dotted part ({} when absent or unreadable).
+def _gguf_int(path: Path, key_for: Callable[[str], str]) -> int | None:
+    """One integer from a GGUF header, the key ``key_for(architecture)`` names; None when absent or
+    unreadable.
 
     Reads the key-value section only (stops at the answer), so it costs milliseconds where parsing
     the whole file with ``gguf.GGUFReader`` takes seconds.
@@ -150,7 +149,7 @@ def _gguf_ints(path: Path, key_for: Any) -> dict[str, int]:
     try:
         with path.open("rb") as f:
             if f.read(4) != b"GGUF" or unpack(f, "<I") < 2:
-                return {}
+                return None
             unpack(f, "<Q")  # tensor count
             arch: str | None = None
             ints: dict[str, int] = {}
@@ -165,9 +164,8 @@ def _gguf_ints(path: Path, key_for: Any) -> dict[str, int]:
                 if arch is not None and key_for(arch) in ints:
                     break
     except (OSError, ValueError, struct.error, UnicodeDecodeError):
-        return {}
-    wanted = key_for(arch) if arch else None
-    return {wanted.rsplit(".", 1)[-1]: ints[wanted]} if wanted in ints else {}
+        return None
+    return ints.get(key_for(arch)) if arch else None
 
 
 def f32_copy(path: Path, threads: int) -> Path:
