@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from llmatlas.arena.ratings import Rating
     from llmatlas.arena.store import ArenaStore
     from llmatlas.backends.base import Generation
+    from llmatlas.engine.campaign import CampaignModel, Rollup
+    from llmatlas.engine.distributed import Resources
     from llmatlas.engine.events import OnEvent
     from llmatlas.engine.outputs import Pricer
     from llmatlas.engine.plan import EvalPlan
@@ -592,6 +594,63 @@ def leaderboard(
 
     store = arena if arena is not None else ArenaStore()
     return build(stored_results(str(journal_path) if journal_path else None), catalog, store.votes())
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def run_campaign(
+    path: str | Path,
+    *,
+    ray: str | None = None,
+    journal_path: str | Path | None = None,
+    catalog: Catalog | None = None,
+    on_event: OnEvent | None = None,
+) -> Rollup:
+    """Run a campaign file (models × tasks) and roll its runs up into one table with 95% intervals.
+
+    Resumable: started again after a crash, it scores only what the journal lacks. ``ray`` runs it
+    on a Ray cluster (an address, or "local" to start one here), each task cut into the file's
+    ``shards``; each model worker asks for the memory the estimator gives for its catalog model.
+    Its runs are ordinary journal runs, so the leaderboard and ``recommend`` use them as measured
+    evidence."""
+    from llmatlas.engine.campaign import load_campaign, rollup, run_local
+    from llmatlas.engine.events import ignore
+
+    campaign, journal = load_campaign(path)
+    journal = Path(journal_path) if journal_path else journal
+    events = on_event or ignore
+    if ray is None:
+        return rollup(campaign, journal, run_local(campaign, journal, events))
+    from llmatlas.engine.distributed import import_ray, run_on_ray
+
+    import_ray()  # the install hint before any catalog is read
+    resources = [_worker_resources(m, catalog) for m in campaign.models]
+    results = run_on_ray(campaign, journal, resources, address=ray, on_event=events)
+    return rollup(campaign, journal, results, executor=f"ray ({ray})")
+
+
+def _worker_resources(model: CampaignModel, catalog: Catalog | None) -> Resources:
+    """A model worker's Ray resources: its CPUs and GPUs as the file gives them, and memory as the
+    file gives it or else the estimator's total for the catalog model at fp16 and 4,096 tokens."""
+    from llmatlas.advise.measured import catalog_id_for_spec
+    from llmatlas.engine.distributed import Resources
+
+    def res(memory: int | None, basis: str) -> Resources:
+        return Resources(num_cpus=model.num_cpus, num_gpus=model.num_gpus, memory_bytes=memory, basis=basis)
+
+    if model.memory_gb is not None:
+        return res(int(model.memory_gb * 1024**3), "campaign file")
+    from llmatlas.catalog.catalog import load_catalog
+
+    cat = catalog if catalog is not None else load_catalog()
+    cid = model.catalog_id or catalog_id_for_spec(model.specs[0], cat)
+    if cid is None or cid not in cat.models:
+        return res(None, "unknown: no catalog model; give memory_gb")
+    est = estimate_memory(cat.models[cid], quant="fp16", context=4096)
+    if est.total_bytes is None:
+        return res(None, f"unknown: {cid}'s size is undisclosed; give memory_gb")
+    return res(est.total_bytes, f"estimator: {cid} at fp16, 4,096 tokens")
 
 
 # --------------------------------------------------------------------------- advisor

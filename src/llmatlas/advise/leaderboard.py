@@ -18,12 +18,12 @@ from llmatlas.arena.ratings import Rating, ratings_with_ci
 from llmatlas.arena.store import VoteRecord
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.engine.results import RunResult
+from llmatlas.engine.stats import interval95
 from llmatlas.estimate.cost import offer_cost
+from llmatlas.tasks.registry import headline_metric
 
 ScoreEvidence = Literal["measured", "reported"]
 
-# The metric a run is ranked by: the one lm-evaluation-harness reports first for the task.
-PRIMARY_METRICS = ("acc_norm", "acc", "exact_match_strict", "pass@1", "score")
 ARENA_ROUNDS = 200  # bootstrap rounds of the arena ratings' intervals
 
 
@@ -88,13 +88,10 @@ def measured_scores(results: list[RunResult], catalog: Catalog) -> list[Score]:
             latest[key] = r
     out = []
     for (model, task), r in sorted(latest.items()):
-        metric = next((m for m in PRIMARY_METRICS if m in r.metrics), next(iter(r.metrics)))
+        metric = headline_metric(task, r.metrics) or next(iter(r.metrics))
         m, k = r.metrics[metric], _scale(task)
-        low = high = None
-        if m.ci95 is not None:
-            low, high = m.ci95[0] * k, m.ci95[1] * k
-        elif m.stderr is not None:
-            low, high = (m.value - 1.96 * m.stderr) * k, (m.value + 1.96 * m.stderr) * k
+        ci = interval95(metric, m)
+        low, high = (ci[0] * k, ci[1] * k) if ci else (None, None)
         out.append(
             Score(
                 model=model,

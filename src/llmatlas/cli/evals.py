@@ -127,6 +127,57 @@ def eval_cmd(
 
 @app.command()
 @handle_errors
+def campaign(
+    file: Annotated[Path, typer.Argument(help="Campaign YAML: name, models, tasks (see docs/scale.md).")],
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Run on Ray: a cluster address (ray://host:10001, auto), or no value ('local') to start one here.",
+        ),
+    ] = None,
+    journal: JournalOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a matrix of models × tasks and roll it up into one table; resumable like `eval`."""
+    from llmatlas.cli.progress import ProgressView
+
+    with ProgressView(None if json_out else err_console, with_model=True) as view:
+        roll = api.run_campaign(file, ray=ray, journal_path=journal, on_event=view)
+    if json_out:
+        print_json(roll.model_dump(mode="json"))
+        return
+    t = Table(title=f"{roll.campaign} ({roll.executor})", box=box.SIMPLE_HEAD)
+    for col in ("model", "task", "n", "metric", "value", "95% CI", "items/s", "run"):
+        t.add_column(
+            col,
+            justify="right" if col in ("n", "value", "items/s") else "left",
+            overflow="fold",
+            no_wrap=col != "model",
+            min_width=min(24, max(len(r.model) for r in roll.rows)) if col == "model" else None,
+        )
+    for r in roll.rows:
+        ci = f"{r.ci95[0]:.2f}–{r.ci95[1]:.2f}" if r.ci95 else "–"
+        value = num(r.value, "{:.3f}")
+        if r.status != "complete":
+            value = f"[yellow]{r.status}[/yellow] {value if r.value is not None else ''}".strip()
+        t.add_row(
+            escape(r.model),
+            r.task,
+            str(r.n),
+            r.metric or "–",
+            value,
+            ci,
+            num(r.items_per_s, "{:.1f}"),
+            r.run_id[:8] if r.run_id else "–",  # a prefix is enough for `results`/`compare`
+        )
+    console.print(t)
+    console.print(f"[dim]journal: {escape(roll.journal)} (the leaderboard and `recommend` read these runs)[/dim]")
+
+
+@app.command()
+@handle_errors
 def tasks(json_out: JsonOpt = False) -> None:
     """Available benchmarks and where their data is found."""
     rows = [r.model_dump() for r in api.tasks()]

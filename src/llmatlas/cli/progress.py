@@ -26,7 +26,8 @@ class ItemsPerSecond(TextColumn):
 class ProgressView:
     """Subscribe it to a run (``on_event=view``) inside ``with``; silent without a console (``--json``)."""
 
-    def __init__(self, console: Console | None) -> None:
+    def __init__(self, console: Console | None, *, with_model: bool = False) -> None:
+        self.with_model = with_model  # a campaign's bars name the model too
         self.progress = Progress(
             TextColumn("[bold]{task.description}[/bold]"),
             BarColumn(),
@@ -54,7 +55,8 @@ class ProgressView:
             if not self.live:  # drawn from the first run on: an error before it prints nothing else
                 self.progress.__enter__()
                 self.live = True
-            self.bars[event.run_id] = self.progress.add_task(event.task, total=event.total, completed=event.done)
+            label = f"{event.model} · {event.task}" if self.with_model else event.task
+            self.bars[event.run_id] = self.progress.add_task(label, total=event.total, completed=event.done)
         elif isinstance(event, SamplesScored) and event.run_id in self.bars:
             self.progress.advance(self.bars[event.run_id], event.n)
         elif isinstance(event, RunFinished) and event.run_id in self.bars:

@@ -139,6 +139,22 @@ class Journal:
                 [(run_id, rec.doc_id, seq, rec.model_dump_json()) for seq, rec in items],
             )
 
+    def merge(self, run_id: str, items: Iterable[tuple[int, SampleRecord]]) -> int:
+        """Add samples scored elsewhere (a shard's journal); one already present is kept as it is,
+        so merging the same shard twice, or a retried shard, never duplicates. Returns how many were new."""
+        with self.tx():
+            cur = self.db.executemany(
+                "INSERT INTO samples(run_id, doc_id, seq, record) VALUES (?,?,?,?) "
+                "ON CONFLICT(run_id, doc_id) DO NOTHING",
+                [(run_id, rec.doc_id, seq, rec.model_dump_json()) for seq, rec in items],
+            )
+            return max(cur.rowcount, 0)
+
+    def numbered(self, run_id: str) -> list[tuple[int, SampleRecord]]:
+        """A run's samples with their item positions (what :meth:`merge` takes)."""
+        rows = self.db.execute("SELECT seq, record FROM samples WHERE run_id=? ORDER BY seq", (run_id,))
+        return [(seq, SampleRecord.model_validate_json(r)) for seq, r in rows]
+
     def samples(self, run_id: str) -> list[SampleRecord]:
         rows = self.db.execute("SELECT record FROM samples WHERE run_id=? ORDER BY seq", (run_id,))
         return [SampleRecord.model_validate_json(r[0]) for r in rows]

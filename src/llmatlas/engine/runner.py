@@ -276,17 +276,22 @@ def run_task(
     config: EvalConfig,
     journal: Journal,
     on_event: OnEvent = ignore,
+    *,
+    shard: tuple[int, int] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> RunResult:
-    """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity."""
+    """Evaluate ``task_name`` on ``backend``; resumes a journaled run with the same identity.
+
+    ``shard=(k, n)`` scores only the items at positions k, k+n, k+2n, … (a piece of a run spread
+    across workers; its result covers that piece) and ``skip`` names items scored elsewhere."""
     prep = prepare(backend, task_name, config)
     task, dataset, samples, prompts, info, judge, run_id = (
         prep.task, prep.dataset, prep.samples, prep.prompts, prep.info, prep.judge, prep.run_id
     )  # fmt: skip
     resumed = journal.start(run_id, info.model, task.name, prep.ident)
-    done = journal.done_ids(run_id)
-    todo = sorted(
-        (i for i, d in enumerate(samples) if d.id not in done), key=lambda i: task.order(samples[i], prompts[i])
-    )
+    done = journal.done_ids(run_id) | skip
+    mine = range(len(samples)) if shard is None else range(shard[0], len(samples), shard[1])
+    todo = sorted((i for i in mine if samples[i].id not in done), key=lambda i: task.order(samples[i], prompts[i]))
     pricer = pricer_for(prep, config)
     planned: TokenCount | None = None
     estimate: Estimate | None = None
@@ -301,7 +306,7 @@ def run_task(
     counters = backend.stats()
     step = Step(config.judge, pricer, lambda n: on_event(SamplesScored(task.name, run_id, n)))
     size = config.chunk or task.step_size(backend)
-    on_event(RunStarted(task.name, run_id, info.model, len(samples), len(samples) - len(todo), resumed))
+    on_event(RunStarted(task.name, run_id, info.model, len(mine), len(mine) - len(todo), resumed))
     start = time.perf_counter()
     try:
         for k in range(0, len(todo), size):
@@ -313,6 +318,10 @@ def run_task(
         journal.fail(run_id, f"{type(exc).__name__}: {exc}")
         raise
     seconds = time.perf_counter() - start
+    timing = Timing(seconds=seconds, items_per_s=len(todo) / seconds if todo and seconds > 0 else None)
+    if not todo and resumed:  # nothing left to score: the speed is the one the run was scored at
+        prior = next((r.result for r in journal.runs() if r.run_id == run_id and r.result), None)
+        timing = prior.timing if prior is not None else timing
     counted = _counted(counters, backend.stats())
     records = journal.samples(run_id)
     metrics, groups = summarize(task, records)
@@ -327,7 +336,7 @@ def run_task(
         n=len(records),
         metrics=metrics,
         groups=groups,
-        timing=Timing(seconds=seconds, items_per_s=len(todo) / seconds if todo and seconds > 0 else None),
+        timing=timing,
         config={
             "limit": config.limit,
             "num_fewshot": task.num_fewshot,
@@ -336,10 +345,11 @@ def run_task(
             **({"catalog_id": config.catalog_id} if config.catalog_id else {}),
             "resumed": resumed,
             "scored_this_session": len(todo),
+            **({"shard": f"{shard[0]}/{shard[1]}", "items_total": len(samples)} if shard else {}),
         },
         data={"kind": dataset.source.kind, "location": dataset.source.location, "sha256": dataset.source.sha256},
         created=dt.datetime.now(dt.UTC),
-        complete=len(records) == len(samples),
+        complete=len(records) == len(mine),
         errors=perf.errors if perf is not None else counted.get("errors", 0),
         backend_stats=counted,
     )
@@ -348,4 +358,37 @@ def run_task(
         result.plan = _plan_check(planned, estimate, seconds, counted, records, {samples[i].id for i in todo})
     journal.finish(result)
     on_event(RunFinished(task.name, run_id, result))
+    return result
+
+
+def combine(parts: Sequence[RunResult], records: Sequence[SampleRecord], total: int, seconds: float) -> RunResult:
+    """One run's result from the results of its shards and every sample they journaled (merged).
+
+    Metrics are summarized afresh over ``records``, exactly as a single process would; time is the
+    wall time the shards took together, counters are their sums."""
+    first = parts[0]
+    task = get_task(first.task, first.config.get("num_fewshot"))
+    metrics, groups = summarize(task, records)
+    scored = sum(int(p.config.get("scored_this_session", 0)) for p in parts)
+    counters: Counter[str] = Counter()
+    for p in parts:
+        counters.update(p.backend_stats)
+    config = {k: v for k, v in first.config.items() if k not in ("shard", "items_total")}
+    config.update(scored_this_session=scored, shards=len(parts), resumed=any(p.config.get("resumed") for p in parts))
+    perf = performance(records, Pricer(None, first.backend)) if first.performance is not None else None
+    result = first.model_copy(
+        update={
+            "n": len(records),
+            "metrics": metrics,
+            "groups": groups,
+            "timing": Timing(seconds=seconds, items_per_s=scored / seconds if scored and seconds > 0 else None),
+            "config": config,
+            "complete": len(records) == total,
+            "errors": perf.errors if perf is not None else counters.get("errors", 0),
+            "backend_stats": dict(counters),
+            "plan": None,
+            "created": dt.datetime.now(dt.UTC),
+        }
+    )
+    result.performance = perf
     return result

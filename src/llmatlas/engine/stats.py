@@ -18,6 +18,23 @@ def mean_stderr(values: Sequence[float]) -> Metric:
     return Metric(value=float(x.mean()), stderr=se, stderr_method="sample" if se is not None else None)
 
 
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+PROPORTIONS = ("acc", "exact_match", "pass@")  # metrics that are a share of items
+
+
+def interval95(name: str, m: Metric) -> tuple[float, float] | None:
+    """A metric's 95% interval: its own (a bootstrap's) where it has one, else value ± 1.96 stderr,
+    kept inside [0, 1] for a share of items (an accuracy of 0.25 on 4 items is not −0.24 to 0.74)."""
+    if m.ci95 is not None:
+        return m.ci95
+    if m.stderr is None or not np.isfinite(m.stderr):
+        return None
+    lo, hi = m.value - Z95 * m.stderr, m.value + Z95 * m.stderr
+    if name.startswith(PROPORTIONS):
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return (lo, hi)
+
+
 def pooled_stderr(parts: Sequence[tuple[float | None, int]]) -> float | None:
     """lm-evaluation-harness's ``pooled_sample_stderr`` over (stderr, size) of a group's parts.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +64,19 @@ def registered() -> dict[str, TaskInfo]:
     for module in BUILTIN_MODULES:
         importlib.import_module(f"llmatlas.tasks.{module}")
     return dict(_REGISTRY)
+
+
+FALLBACK_METRICS = ("acc_norm", "acc", "exact_match_strict", "pass@1", "score")  # a user's task's headline
+
+
+def headline_metric(task: str, metrics: Iterable[str]) -> str | None:
+    """The metric a task's result is known by, among ``metrics``: the registered one (acc_norm for
+    HellaSwag, acc for MMLU), else the first of the usual headline metrics, else the first."""
+    names = list(metrics)
+    info = registered().get(task)
+    if info is not None and info.metric in names:
+        return info.metric
+    return next((m for m in FALLBACK_METRICS if m in names), names[0] if names else None)
 
 
 def task_names() -> list[str]:
