@@ -35,7 +35,13 @@ scored (unless no token starts inside the continuation, then the straddling toke
 choice never scores a free 0); every straddle is counted in the backend's ``boundary_straddles``
 (not in ``info()``, whose details are part of a run's identity and must not change as it runs).
 Offsets are characters of the text the server detokenized, so a server that changes the text
-(normalization, byte tokens) can shift them.
+(normalization, byte tokens) can shift them. vLLM decodes every token on its own, so a token
+holding part of a UTF-8 character (a rare Chinese character in byte-level BPE) reads "�" and every
+later offset is off. When the echoed tokens do not join into the echoed text, the continuation is
+found by token count instead, exactly lm-evaluation-harness's rule: the context is sent once more
+alone (one request per question, not per choice) and the continuation is the echoed prompt tokens
+after the context's ``usage.prompt_tokens``. A server that reports no usage then gives a recorded
+failure (``mc_failed``), never a score from misplaced tokens; ``offsets_unusable`` counts them.
 """
 
 from __future__ import annotations
@@ -124,6 +130,25 @@ def _first_logprob(choice: dict[str, Any]) -> float | None:
     return float(first) if isinstance(first, int | float) else None
 
 
+def _offsets_usable(data: dict[str, Any] | None) -> bool:
+    """Whether an echo's ``text_offset`` are positions in its text: its tokens join into the text."""
+    try:
+        choice = (data or {})["choices"][0]
+        tokens = choice["logprobs"]["tokens"]
+        return isinstance(tokens, list) and "".join(str(t) for t in tokens) == choice["text"]
+    except (KeyError, IndexError, TypeError):
+        return True  # no tokens to check: the offsets are all there is
+
+
+def _prompt_tokens(data: dict[str, Any] | None) -> int | None:
+    """``usage.prompt_tokens`` of a completions response, if the server reports it."""
+    try:
+        n = (data or {})["usage"]["prompt_tokens"]
+    except (KeyError, TypeError):
+        return None
+    return n if isinstance(n, int) and n >= 0 else None
+
+
 def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int], list[dict[str, float] | None]]:
     """``(token_logprobs, text_offset, top_logprobs)`` of an echo response; raises on another shape."""
     lp = data["choices"][0]["logprobs"]
@@ -157,6 +182,7 @@ class OpenAIBackend(APIBackend):
         self.mc_method = "loglikelihood" if self.prompt_logprobs else "generation"
         self.streaming = self.options.stream
         self.boundary_straddles = 0
+        self.offsets_unusable = 0  # echoes whose offsets were not positions in their text
         self._probe_lock = threading.Lock()
         key = api_key_from_env(self.options, "OPENAI_API_KEY")
         headers = {"content-type": "application/json"}
@@ -308,7 +334,9 @@ class OpenAIBackend(APIBackend):
             f"{generated} generated, and is not the echoed top token; off by one position?)"
         )
 
-    def _echo_score(self, context: str, continuation: str, resp: Response) -> ContinuationScore:
+    def _echo_score(
+        self, context: str, continuation: str, resp: Response, context_tokens: int | None = None
+    ) -> ContinuationScore:
         failed = self._record(resp)
         if failed is not None:
             self.failed += 1
@@ -319,14 +347,16 @@ class OpenAIBackend(APIBackend):
             self._bad_shape(resp, exc)
             self.failed += 1
             return ContinuationScore(-math.inf, 0, False)
-        start, end = len(context), len(context) + len(continuation)
-        # a token spans [offset, next offset); tokens at or after `end` were generated, not echoed
-        ends = [*offsets[1:], end]
-        inside = [i for i, off in enumerate(offsets) if start <= off < end]
-        straddling = [i for i, off in enumerate(offsets) if off < start < ends[i]]
-        if straddling:
-            self.boundary_straddles += 1
-        chosen = inside or (straddling if end > start else [])
+        if not _offsets_usable(resp.data):
+            with self._count_lock:
+                self.offsets_unusable += 1
+            whole = _prompt_tokens(resp.data)
+            if context_tokens is None or whole is None or not context_tokens <= whole <= len(token_lps):
+                self.failed += 1
+                return ContinuationScore(-math.inf, 0, False)
+            chosen = list(range(context_tokens, whole))  # lm-eval's tok(ctx + cont)[len(tok(ctx)):]
+        else:
+            chosen = self._by_offsets(offsets, len(context), len(context) + len(continuation))
         total, n, greedy = 0.0, 0, True
         for i in chosen:
             tok_lp = token_lps[i]
@@ -338,6 +368,28 @@ class OpenAIBackend(APIBackend):
             if top:
                 greedy = greedy and float(tok_lp) >= max(float(v) for v in top.values()) - 1e-6
         return ContinuationScore(total, n, greedy and n > 0)
+
+    def _by_offsets(self, offsets: list[int], start: int, end: int) -> list[int]:
+        """The echoed tokens of the continuation [start, end) by their character offsets."""
+        # a token spans [offset, next offset); tokens at or after `end` were generated, not echoed
+        ends = [*offsets[1:], end]
+        inside = [i for i, off in enumerate(offsets) if start <= off < end]
+        straddling = [i for i, off in enumerate(offsets) if off < start < ends[i]]
+        if straddling:
+            self.boundary_straddles += 1
+        return inside or (straddling if end > start else [])
+
+    def _context_tokens(self, contexts: Sequence[str]) -> dict[str, int | None]:
+        """How many tokens the server makes of each context alone (``usage.prompt_tokens``)."""
+        bodies = [{"model": self.model, "prompt": c, "max_tokens": 1, "temperature": 0.0} for c in contexts]
+        out: dict[str, int | None] = {}
+        for c, r in zip(contexts, self.pool.map_post("completions", bodies), strict=True):
+            failed = self._record(r)  # counted, and a lost request recorded like any other
+            out[c] = _prompt_tokens(r.data) if failed is None else None
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {**super().stats(), "offsets_unusable": self.offsets_unusable}
 
     def loglikelihood(
         self, questions: Sequence[MCQuestion], progress: Progress | None = None
@@ -361,7 +413,10 @@ class OpenAIBackend(APIBackend):
                     progress(1)
 
         resps = self.pool.map_post("completions", [self._echo_body(ctx + cont) for ctx, cont in pairs], advance)
-        scores = [self._echo_score(ctx, cont, r) for (ctx, cont), r in zip(pairs, resps, strict=True)]
+        # offsets that are no positions in the text (tokens decoded one by one): split by token count
+        unusable = sorted({ctx for (ctx, _), r in zip(pairs, resps, strict=True) if not _offsets_usable(r.data)})
+        counts = self._context_tokens(unusable) if unusable else {}
+        scores = [self._echo_score(ctx, cont, r, counts.get(ctx)) for (ctx, cont), r in zip(pairs, resps, strict=True)]
         out, k = [], 0
         for q in questions:
             out.append(scores[k : k + len(q.continuations)])
