@@ -78,6 +78,16 @@ def same_records(merged: list[Any], single: list[Any]) -> None:
         assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
 
 
+def merged_result(journal: Path, run_id: str, single_records: list[Any]) -> Any:
+    """The merged run's result, after checking its samples against the single process's."""
+    j = Journal(journal)
+    try:
+        same_records(j.samples(run_id), single_records)
+        return j.result(run_id)
+    finally:
+        j.close()
+
+
 def test_two_shards_merge_to_the_single_process_result(cluster: Any, tmp_path: Path) -> None:
     single, single_records = single_process("arc_easy", 12, tmp_path)
     roll = api.run_campaign(campaign_file(tmp_path, "arc_easy", 12), ray="local")
@@ -86,12 +96,7 @@ def test_two_shards_merge_to_the_single_process_result(cluster: Any, tmp_path: P
     assert row.metrics == {k: m.value for k, m in single.metrics.items()}
     journal = tmp_path / "ray.sqlite"
     assert counts(journal, single.run_id) == (12, 12)
-    j = Journal(journal)
-    try:
-        merged = j.result(single.run_id)
-        same_records(j.samples(single.run_id), single_records)
-    finally:
-        j.close()
+    merged = merged_result(journal, single.run_id, single_records)
     assert merged.metrics == single.metrics and merged.config["shards"] == 2
     assert sorted(p.name for p in shard_dir().glob(f"{single.run_id}.*of2.sqlite")) == [
         f"{single.run_id}.0of2.sqlite",
@@ -140,12 +145,7 @@ def test_a_worker_killed_mid_shard_leaves_every_sample_exactly_once(cluster: Any
     assert row.status == "complete" and row.n == limit
     journal = tmp_path / "ray.sqlite"
     assert counts(journal, single.run_id) == (limit, limit)  # every sample, exactly once
-    j = Journal(journal)
-    try:
-        merged = j.result(single.run_id)
-        same_records(j.samples(single.run_id), single_records)
-    finally:
-        j.close()
+    merged = merged_result(journal, single.run_id, single_records)
     assert merged.metrics == single.metrics
     assert merged.config["resumed"], "the retried shard resumed from its worker's journal"
     # the retry scored only what the killed worker had not journaled

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from llmatlas.catalog.schema import Kind
 from llmatlas.core.errors import InputError
 from llmatlas.core.validation import validate_located
-from llmatlas.core.yamlparse import parse_yaml
+from llmatlas.core.yamlparse import read_yaml_mapping
 
 # Task categories a requirements file can weight, and the benchmarks that evidence each one
 # (see advise/quality.py). ``long_documents`` is judged by context length, not by a benchmark.
@@ -222,17 +222,7 @@ class Requirements(_Strict):
 def load_requirements(path: str | Path) -> Requirements:
     """Read and validate a requirements file; errors name the file, line and field."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("requirements file not found", path=p) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read requirements file: {exc}", path=p) from None
-    located = parse_yaml(text, str(p))
-    if not isinstance(located.data, dict):
-        raise InputError(
-            "a requirements file must be a YAML mapping (name, use_case, tasks, workload, ...)", path=p, line=1
-        )
+    located = read_yaml_mapping(p, "requirements file", "name, use_case, tasks, workload, ...")
     return validate_located(Requirements, located.data, located, p)
 
 

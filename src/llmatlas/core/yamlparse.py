@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -149,3 +150,20 @@ def dotted(loc: Iterable[str | int]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def read_yaml_mapping(path: str | Path, what: str, keys: str) -> Located:
+    """A user's YAML file that must hold a mapping (a requirements or campaign file), parsed with
+    lines; a missing, unreadable or non-mapping file is an InputError naming ``what`` it should be
+    and the ``keys`` it takes."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{what} not found", path=p) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {what}: {exc}", path=p) from None
+    located = parse_yaml(text, str(p))
+    if not isinstance(located.data, dict):
+        raise InputError(f"a {what} must be a YAML mapping ({keys})", path=p, line=1)
+    return located

@@ -19,9 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llmatlas.core.errors import InputError
 from llmatlas.core.validation import validate_located
-from llmatlas.core.yamlparse import parse_yaml
+from llmatlas.core.yamlparse import read_yaml_mapping
 from llmatlas.engine.events import OnEvent, ignore
 from llmatlas.engine.journal import Journal, default_path
 from llmatlas.engine.results import RunResult
@@ -163,15 +162,7 @@ def load_campaign(path: str | Path) -> tuple[Campaign, Path]:
     """Read and validate a campaign file; errors name the file, line and field. Returns the
     campaign and its journal path (relative paths are taken from the file's folder)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("campaign file not found", path=p) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read campaign file: {exc}", path=p) from None
-    located = parse_yaml(text, str(p))
-    if not isinstance(located.data, dict):
-        raise InputError("a campaign file must be a YAML mapping (name, models, tasks, ...)", path=p, line=1)
+    located = read_yaml_mapping(p, "campaign file", "name, models, tasks, ...")
     campaign = validate_located(Campaign, located.data, located, p)
     if campaign.data_dir is not None:
         campaign.data_dir = str((p.parent / campaign.data_dir).resolve())
