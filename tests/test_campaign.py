@@ -187,6 +187,9 @@ def test_cli_campaign_table_and_json(tmp_path: Path) -> None:
     js = runner.invoke(app, ["campaign", str(p), "--json"])
     data = json.loads(js.stdout)
     assert data["schema_version"] == 1 and data["campaign"] == "mocks" and len(data["rows"]) == 6
+    for row in data["rows"]:  # at 80 columns every cell is whole: run id, value, interval
+        assert row["run_id"][:8] in out.output and f"{row['value']:.3f}" in out.output
+        assert f"{row['ci95'][0]:.2f}–{row['ci95'][1]:.2f}" in out.output
     bad = runner.invoke(app, ["campaign", str(tmp_path / "missing.yaml")])
     assert bad.exit_code == 2 and "campaign file not found" in bad.output
 

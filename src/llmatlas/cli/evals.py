@@ -148,14 +148,14 @@ def campaign(
     if json_out:
         print_json(roll.model_dump(mode="json"))
         return
-    t = Table(title=f"{roll.campaign} ({roll.executor})", box=box.SIMPLE_HEAD)
+    t = Table(title=f"{roll.campaign} ({roll.executor})", box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
     for col in ("model", "task", "n", "metric", "value", "95% CI", "items/s", "run"):
         t.add_column(
             col,
             justify="right" if col in ("n", "value", "items/s") else "left",
             overflow="fold",
             no_wrap=col != "model",
-            min_width=min(24, max(len(r.model) for r in roll.rows)) if col == "model" else None,
+            min_width=min(12, max(len(r.model) for r in roll.rows)) if col == "model" else None,
         )
     for r in roll.rows:
         ci = f"{r.ci95[0]:.2f}–{r.ci95[1]:.2f}" if r.ci95 else "–"

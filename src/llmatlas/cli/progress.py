@@ -55,7 +55,8 @@ class ProgressView:
             if not self.live:  # drawn from the first run on: an error before it prints nothing else
                 self.progress.__enter__()
                 self.live = True
-            label = f"{event.model} · {event.task}" if self.with_model else event.task
+            model = event.model.split(" (", 1)[0]  # "smollm2", not its file's description
+            label = f"{model} · {event.task}" if self.with_model else event.task
             self.bars[event.run_id] = self.progress.add_task(label, total=event.total, completed=event.done)
         elif isinstance(event, SamplesScored) and event.run_id in self.bars:
             self.progress.advance(self.bars[event.run_id], event.n)
