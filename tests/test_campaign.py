@@ -278,3 +278,17 @@ def test_real_campaign_killed_and_resumed_equals_separate_runs(tmp_path: Path) -
             row = next(r for r in roll["rows"] if r["task"] == res.task and r["model"] == (label or spec))
             assert row["run_id"] == res.run_id and row["n"] == res.n == 6
             assert row["metrics"] == {k: m.value for k, m in res.metrics.items()}
+
+
+def test_a_failing_model_fails_its_cells_and_the_others_run(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        f"name: f\nmodels:\n  - mock:alpha\n  - 'llama:{tmp_path}/missing.gguf'\n  - mock:beta\n"
+        "tasks: [arc_easy, hellaswag]\nlimit: 3\njournal: f.sqlite\n",
+    )
+    roll = api.run_campaign(p)
+    assert [r.status for r in roll.rows] == ["complete", "complete", "failed", "failed", "complete", "complete"]
+    assert all("missing.gguf" in (r.error or "") for r in roll.failed)
+    out = CliRunner().invoke(app, ["campaign", str(p)], env={"COLUMNS": "120"})
+    assert out.exit_code == 1
+    assert "failed: llama:" in out.output and "run the same command again" in out.output

@@ -147,6 +147,8 @@ def campaign(
         roll = api.run_campaign(file, ray=ray, journal_path=journal, on_event=view)
     if json_out:
         print_json(roll.model_dump(mode="json"))
+        if roll.failed:
+            raise typer.Exit(1)
         return
     t = Table(title=f"{roll.campaign} ({roll.executor})", box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
     for col in ("model", "task", "n", "metric", "value", "95% CI", "items/s", "run"):
@@ -174,6 +176,11 @@ def campaign(
         )
     console.print(t)
     console.print(f"[dim]journal: {escape(roll.journal)} (the leaderboard and `recommend` read these runs)[/dim]")
+    for r in roll.failed:
+        err_console.print(f"[bold red]failed:[/bold red] {escape(r.model)} · {r.task}: {escape(r.error or '')}")
+    if roll.failed:
+        err_console.print("[dim]fix the cause and run the same command again: finished cells are reused[/dim]")
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -173,24 +173,38 @@ def load_campaign(path: str | Path) -> tuple[Campaign, Path]:
 # ------------------------------------------------------------------ running locally
 
 
-def run_local(campaign: Campaign, journal_path: str | Path, on_event: OnEvent = ignore) -> list[tuple[Cell, RunResult]]:
+# A cell's outcome: its run's result, or why it could not be run (the other cells go on).
+Outcome = tuple["Cell", RunResult | str]
+
+
+def failed_rest(cells: Sequence[Cell], done: Sequence[Outcome], exc: Exception) -> list[Outcome]:
+    """The cells of ``cells`` without an outcome yet, failed with ``exc``."""
+    have = {c.index for c, _ in done}
+    return [(c, f"{type(exc).__name__}: {exc}") for c in cells if c.index not in have]
+
+
+def run_local(campaign: Campaign, journal_path: str | Path, on_event: OnEvent = ignore) -> list[Outcome]:
     """Run every cell in this process: each model loaded once, its cells in order; a model with
-    several endpoints drives them at once (a thread and a client each, cells round-robin)."""
+    several endpoints drives them at once (a thread and a client each, cells round-robin). A model
+    that fails (a missing file, a server down) fails its remaining cells; the next model runs."""
     cells = campaign.cells()
-    done: list[tuple[Cell, RunResult]] = []
+    done: list[Outcome] = []
     lock = threading.Lock()
 
     def drive(spec: str, mine: Sequence[Cell]) -> None:
-        names = [c.task for c in mine]
-        with loaded(spec, names, mine[0].config(campaign), None) as (backend, _):
-            journal = Journal(journal_path)
-            try:
-                for cell in mine:
-                    result = run_task(backend, cell.task, cell.config(campaign), journal, on_event=on_event)
-                    with lock:
-                        done.append((cell, result))
-            finally:
-                journal.close()
+        try:
+            with loaded(spec, [c.task for c in mine], mine[0].config(campaign), None) as (backend, _):
+                journal = Journal(journal_path)
+                try:
+                    for cell in mine:
+                        result = run_task(backend, cell.task, cell.config(campaign), journal, on_event=on_event)
+                        with lock:
+                            done.append((cell, result))
+                finally:
+                    journal.close()
+        except Exception as exc:  # recorded in the roll-up; the journal keeps what was scored
+            with lock:
+                done.extend(failed_rest(mine, done, exc))
 
     for mi in range(len(campaign.models)):
         by_spec: dict[str, list[Cell]] = {}
@@ -216,7 +230,8 @@ class RollupRow(BaseModel):
     spec: str
     task: str
     run_id: str | None = None
-    status: Literal["complete", "partial", "missing"]
+    status: Literal["complete", "partial", "missing", "failed"]
+    error: str | None = None  # why a failed cell could not be run
     n: int = 0
     metric: str | None = None
     value: float | None = None
@@ -236,11 +251,17 @@ class Rollup(BaseModel):
     rows: list[RollupRow]
     executor: str = "local"
 
+    @property
+    def failed(self) -> list[RollupRow]:
+        return [r for r in self.rows if r.status == "failed"]
 
-def rollup_row(cell: Cell, result: RunResult | None) -> RollupRow:
+
+def rollup_row(cell: Cell, result: RunResult | str | None) -> RollupRow:
     base = {"model": cell.label, "spec": cell.spec, "task": cell.task, "shards": cell.shards}
     if result is None:
         return RollupRow(status="missing", **base)
+    if isinstance(result, str):
+        return RollupRow(status="failed", error=result, **base)
     name = headline_metric(cell.task, result.metrics)
     m = result.metrics.get(name) if name else None
     ci = interval95(name, m) if name and m else None
@@ -258,9 +279,7 @@ def rollup_row(cell: Cell, result: RunResult | None) -> RollupRow:
     )
 
 
-def rollup(
-    campaign: Campaign, journal_path: str | Path, results: Sequence[tuple[Cell, RunResult]], executor: str = "local"
-) -> Rollup:
+def rollup(campaign: Campaign, journal_path: str | Path, results: Sequence[Outcome], executor: str = "local") -> Rollup:
     found = {c.index: r for c, r in results}
     rows = [rollup_row(c, found.get(c.index)) for c in campaign.cells()]
     return Rollup(campaign=campaign.name, journal=str(journal_path), rows=rows, executor=executor)

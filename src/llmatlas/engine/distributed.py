@@ -26,7 +26,7 @@ from typing import Any
 
 from llmatlas.core.errors import LlmatlasError
 from llmatlas.core.paths import cache_dir
-from llmatlas.engine.campaign import Campaign, Cell
+from llmatlas.engine.campaign import Campaign, Cell, Outcome, failed_rest
 from llmatlas.engine.events import OnEvent, RunFinished, RunStarted, SamplesScored, ignore
 from llmatlas.engine.journal import Journal
 from llmatlas.engine.results import RunResult, SampleRecord
@@ -140,7 +140,7 @@ def run_on_ray(
     resources: Sequence[Resources],
     address: str | None = None,
     on_event: OnEvent = ignore,
-) -> list[tuple[Cell, RunResult]]:
+) -> list[Outcome]:
     """Run a campaign on a Ray cluster (``address``; None or "local" starts one on this machine).
 
     A cluster already initialized in this process (``ray.init`` by the caller) is used as it is."""
@@ -174,10 +174,10 @@ def _unwrap(ray: ModuleType, exc: BaseException) -> BaseException:
 
 def _drive(
     ray: ModuleType, campaign: Campaign, journal_path: str | Path, resources: Sequence[Resources], on_event: OnEvent
-) -> list[tuple[Cell, RunResult]]:
+) -> list[Outcome]:
     remote_worker = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES)(ModelWorker)
     cells = campaign.cells()
-    out: list[tuple[Cell, RunResult]] = []
+    out: list[Outcome] = []
     journal = Journal(journal_path)
     try:
         for mi, model in enumerate(campaign.models):  # one model's workers at a time: they hold its weights
@@ -187,7 +187,9 @@ def _drive(
                 s: [remote_worker.options(**options).remote(s) for _ in range(model.replicas)] for s in model.specs
             }
             try:
-                out.extend(_run_model(ray, campaign, journal, mine, pools, on_event))
+                _run_model(ray, campaign, journal, mine, pools, on_event, out)
+            except Exception as exc:  # this model's remaining cells fail; the next model runs
+                out.extend(failed_rest(mine, out, exc))
             finally:
                 for actors in pools.values():
                     for a in actors:
@@ -204,7 +206,9 @@ def _run_model(
     cells: list[Cell],
     pools: dict[str, list[Any]],
     on_event: OnEvent,
-) -> list[tuple[Cell, RunResult]]:
+    out: list[Outcome],
+) -> None:
+    """Run one model's cells on its workers, appending each finished run to ``out``."""
     settings = [Settings.of(c, campaign) for c in cells]
     try:
         described: list[Described] = ray.get(
@@ -212,7 +216,6 @@ def _run_model(
         )
     except ray.exceptions.RayError as exc:
         raise _unwrap(ray, exc) from None
-    out: list[tuple[Cell, RunResult]] = []
     queue: deque[tuple[_Run, int, frozenset[str]]] = deque()
     for cell, s, d in zip(cells, settings, described, strict=True):
         resumed = journal.start(d.run_id, d.model, cell.task, d.ident)
@@ -262,4 +265,3 @@ def _run_model(
             journal.finish(result)
             on_event(RunFinished(run.cell.task, run_id, result))
             out.append((run.cell, result))
-    return out
