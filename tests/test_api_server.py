@@ -106,7 +106,14 @@ def test_chat_and_completions_generation(server: str) -> None:
             assert stop not in g.text
     assert gens[2].input_tokens is not None and gens[0].input_tokens is not None
     assert gens[2].input_tokens < gens[0].input_tokens  # a bare prompt vs. a chat template around one
-    assert be.stats() == {"requests": 4, "retries": 0, "errors": 0, "mc_failed": 0, "mc_unparsed": 0}
+    assert be.stats() == {
+        "requests": 4,
+        "retries": 0,
+        "errors": 0,
+        "mc_failed": 0,
+        "mc_unparsed": 0,
+        "offsets_unusable": 0,
+    }
 
 
 def test_streaming_records_ttft_and_matches_plain_text(server: str) -> None:
