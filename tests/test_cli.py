@@ -192,3 +192,14 @@ def test_bad_user_catalog_exit_2_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{d / 'broken.yaml'}:6" in proc.stderr and "models[0].parameters.total_b" in proc.stderr
+
+
+def test_context_sizes_read_in_the_developers_units() -> None:
+    """One formatter for context sizes: 128,000 is "128K" (not "125K"), Gemini's 2,097,152 is "2M"."""
+    from llmatlas.cli.render import context
+    from llmatlas.core import format as fmt
+
+    cases = {128_000: "128K", 131_072: "128K", 2_097_152: "2M", 1_000_000: "1M", 16_385: "16,385", 8192: "8K"}
+    for n, shown in cases.items():
+        assert context(n) == fmt.tokens(n) == shown
+    assert context(None) == "[dim]undisclosed[/dim]"

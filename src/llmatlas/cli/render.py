@@ -41,11 +41,8 @@ def params(b: float | None) -> str:
 
 
 def context(tokens: int | None) -> str:
-    if tokens is None:
-        return UNKNOWN
-    if tokens >= 1_000_000:
-        return f"{tokens / 1_000_000:g}M"
-    return f"{tokens / 1024:g}K" if tokens % 1024 == 0 else f"{tokens:,}"
+    """A context size in the developer's units (128,000 → 128K, 131,072 → 128K, 2,097,152 → 2M)."""
+    return UNKNOWN if tokens is None else fmt.tokens(tokens)
 
 
 def _default(o: Any) -> Any:
