@@ -32,7 +32,10 @@ def test_packaged_examples_resolve_by_name(tmp_path: Path) -> None:
     own = tmp_path / "mine.yaml"
     own.write_text("x", encoding="utf-8")
     assert resolve_requirements(own) == own  # a file that exists is itself
-    assert resolve_requirements("no_such_example") == Path("no_such_example")  # reported as not found later
+    assert resolve_requirements(tmp_path / "missing.yaml") == tmp_path / "missing.yaml"  # reported when read
+    with pytest.raises(InputError) as err:  # a bare name that is no example: the examples are listed
+        resolve_requirements("no_such_example")
+    assert "no shipped example" in str(err.value) and ", ".join(names) in str(err.value)
 
 
 def test_recommend_is_the_advisor_on_the_resolved_file(cat: Catalog) -> None:

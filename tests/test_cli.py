@@ -203,3 +203,16 @@ def test_context_sizes_read_in_the_developers_units() -> None:
     for n, shown in cases.items():
         assert context(n) == fmt.tokens(n) == shown
     assert context(None) == "[dim]undisclosed[/dim]"
+
+
+def test_eval_says_when_a_run_is_reused_or_resumed(tmp_path: Path) -> None:
+    journal = str(tmp_path / "j.sqlite")
+    args = ["eval", "--model", "mock:alpha", "--task", "arc_easy", "--limit", "4", "--journal", journal]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0 and "reused run" not in first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    assert "reused run" in again.output and "4/4 already scored" in again.output
+    run_id = json.loads(runner.invoke(app, [*args, "--json"]).stdout)["run_id"]
+    assert run_id in again.output
+    assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["timing"]["items_per_s"] > 0  # the original speed

@@ -241,4 +241,9 @@ def resolve_requirements(path: str | Path) -> Path:
     if p.exists() or p.suffix:
         return p
     example = EXAMPLES_DIR / f"{p.name}.yaml"
-    return example if example.exists() else p
+    if example.exists():
+        return example
+    raise InputError(
+        f"no requirements file '{p}' and no shipped example by that name; the examples: {', '.join(example_names())}",
+        path=p,
+    )

@@ -111,6 +111,9 @@ def eval_cmd(
             )
     console.print(t)
     for r in results:
+        reused = reuse_line(r)
+        if reused:
+            console.print(f"[dim]{escape(reused)}[/dim]")
         if r.performance is not None:
             console.print(performance_line(r))
         line = plan_vs_actual(r)
@@ -123,6 +126,17 @@ def eval_cmd(
             )
     if out:
         console.print(f"[dim]results and per-sample records written to {out}[/dim]")
+
+
+def reuse_line(r: RunResult) -> str | None:
+    """What a run found in the journal: all of it scored before (reused), or part (resumed)."""
+    if not r.config.get("resumed"):
+        return None
+    scored = int(r.config.get("scored_this_session", 0))
+    before = r.n - scored
+    if scored == 0:
+        return f"{r.task}: reused run {r.run_id}, {r.n}/{r.n} already scored (items/s from when it was scored)"
+    return f"{r.task}: resumed run {r.run_id}, {before} of {r.n} were scored before, {scored} now"
 
 
 @app.command()
