@@ -216,3 +216,15 @@ def test_eval_says_when_a_run_is_reused_or_resumed(tmp_path: Path) -> None:
     run_id = json.loads(runner.invoke(app, [*args, "--json"]).stdout)["run_id"]
     assert run_id in again.output
     assert json.loads(runner.invoke(app, [*args, "--json"]).stdout)["timing"]["items_per_s"] > 0  # the original speed
+
+
+def test_messages_use_words_not_internal_keys(tmp_path: Path) -> None:
+    """Exclusion groups by their names ("on-premises (open weights)", not on_premises); an error about
+    a command-line argument without a file's "field 'run'" prefix."""
+    out = runner.invoke(app, ["recommend", "medical_assistant", "--no-measured"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    summary = next(line for line in out.output.splitlines() if "Excluded" in line and "models —" in line)
+    assert "on-premises (open weights)" in summary and "retired or deprecated" in summary
+    assert "on_premises" not in summary and " by " not in summary
+    bad = runner.invoke(app, ["compare", "abc", "def", "--journal", str(tmp_path / "j.sqlite")])
+    assert bad.exit_code == 2 and "no run 'abc'" in bad.output and "field 'run'" not in bad.output

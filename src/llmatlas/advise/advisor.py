@@ -357,9 +357,9 @@ def _summary(
     counts = Counter(e.filter for e in excluded if e.filter != "scope")
     if counts:
         lines.append(
-            f"Excluded {sum(counts.values())} models: "
-            + ", ".join(f"{v} by {k}" for k, v in counts.most_common())
-            + " (each with its reason below)."
+            f"Excluded {sum(counts.values())} models — "
+            + ", ".join(f"{filters.filter_name(k).lower()} {v}" for k, v in counts.most_common())
+            + " — each with its reason below."
         )
     if stable:
         lines.append("The first choice holds when any weight moves by ±20%.")

@@ -26,6 +26,30 @@ LANGUAGE_SYNONYMS = {
 Filter = Callable[[Model, Requirements, SourceBook], Exclusion | None]
 
 
+# What each hard filter is called where people read it (reports, the summary, the web).
+FILTER_NAMES: dict[str, str] = {
+    "scope": "Out of scope",
+    "lifecycle": "Retired or deprecated",
+    "kind": "Model kind",
+    "license": "License",
+    "on_premises": "On-premises (open weights)",
+    "hardware": "Hardware",
+    "fine_tuning": "Fine-tuning",
+    "context": "Context length",
+    "languages": "Languages",
+    "budget": "Budget",
+    "hosting": "Hosting",
+    "latency": "Latency",
+    "models": "Not in the requested list",
+    "exclude": "Excluded by you",
+}
+
+
+def filter_name(name: str) -> str:
+    """A filter's name in words (``on_premises`` → "On-premises (open weights)")."""
+    return FILTER_NAMES.get(name, name.replace("_", " ").capitalize())
+
+
 def exclusion(model: Model, name: str, reason: str, sources: list[str] | None = None) -> Exclusion:
     return Exclusion(model=model.id, name=model.name, filter=name, reason=reason, sources=sources or [])
 

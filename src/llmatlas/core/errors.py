@@ -62,7 +62,9 @@ class InputError(LlmatlasError):
         where = ""
         if self.path:
             where = self.path + (f":{self.line}" if self.line else "")
-        parts = [p for p in (where, f"field '{self.field}'" if self.field else "") if p]
+        # the field is named after a file's place ("req.yaml:4, field 'budget'"); for a command-line
+        # argument the message says what was wrong ("no run 'abc'"), and ``field`` stays for the web's errors
+        parts = [p for p in (where, f"field '{self.field}'" if self.field and where else "") if p]
         prefix = ", ".join(parts)
         return f"{prefix}: {self.message}" if prefix else self.message
 

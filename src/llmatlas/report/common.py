@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from llmatlas.advise import filters
 from llmatlas.advise.requirements import Requirements
 from llmatlas.advise.schema import EVIDENCE_ORDER, Candidate, Evidence, Exclusion, Fact, Recommendation, Source
 from llmatlas.core import format as fmt
@@ -52,27 +53,12 @@ BENCHMARK_NAMES: dict[str, str] = {
     "glue": "GLUE",
 }
 
-FILTER_NAMES: dict[str, str] = {
-    "kind": "Model kind",
-    "license": "License",
-    "on_premises": "On-premises (open weights)",
-    "fine_tuning": "Fine-tuning",
-    "context": "Context length",
-    "languages": "Languages",
-    "budget": "Budget",
-    "hosting": "Hosting",
-    "latency": "Latency",
-    "models": "Not in the requested list",
-    "exclude": "Excluded by you",
-}
+
+filter_name = filters.filter_name  # the advisor's names of its filters
 
 
 def benchmark_name(name: str) -> str:
     return BENCHMARK_NAMES.get(name, name)
-
-
-def filter_name(name: str) -> str:
-    return FILTER_NAMES.get(name, name.replace("_", " ").capitalize())
 
 
 # --------------------------------------------------------------------------------------------- numbers
