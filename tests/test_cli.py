@@ -135,6 +135,8 @@ def test_breakeven_runs() -> None:
     assert code == 0, out
     d = json.loads(out)
     assert d["gpus_needed"] >= 2 and d["selfhost_monthly_usd"] > 0
+    code, out, _ = invoke("breakeven", "gpt-4o", "llama-3-70b-instruct", "--requests-per-month", "250000")
+    assert code == 0 and "250,000 requests/month of 1,000 input + 300 output tokens" in out  # the workload assumed
 
 
 def test_gpus_json() -> None:

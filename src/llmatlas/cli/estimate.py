@@ -230,6 +230,10 @@ def breakeven(
         f"[bold]{api_label}[/bold] API vs self-hosted [bold]{be.open_model}[/bold] on {be.gpu_name} "
         f"at ${be.gpu_hour_usd}/GPU-hour"
     )
+    console.print(
+        f"  workload:  {requests_per_month:,.0f} requests/month of {input_tokens:,} input + {output_tokens:,} output "
+        f"tokens [dim](--requests-per-month, --input-tokens, --output-tokens)[/dim]"
+    )
     console.print(f"  API:       {money(be.api_monthly_usd)}/month ({money(be.api_cost_per_request_usd)} per request)")
     console.print(f"  self-host: {money(be.selfhost_monthly_usd)}/month on {be.gpus_needed} GPU(s)")
     be_s = (
