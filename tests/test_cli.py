@@ -230,3 +230,23 @@ def test_messages_use_words_not_internal_keys(tmp_path: Path) -> None:
     assert "on_premises" not in summary and " by " not in summary
     bad = runner.invoke(app, ["compare", "abc", "def", "--journal", str(tmp_path / "j.sqlite")])
     assert bad.exit_code == 2 and "no run 'abc'" in bad.output and "field 'run'" not in bad.output
+
+
+def test_license_terms_read_as_one_sentence() -> None:
+    from llmatlas.catalog.schema import License
+
+    meta = License(
+        name="Meta Llama 3 Community License",
+        commercial_use="conditional",
+        condition="products with over 700 million monthly active users need a license from Meta.",
+        source="ref:x",
+    )
+    assert meta.terms() == (
+        "Meta Llama 3 Community License: commercial use is allowed with conditions — "
+        "products with over 700 million monthly active users need a license from Meta"
+    )
+    assert License(name="Apache-2.0", commercial_use="yes", source="ref:x").terms() == (
+        "Apache-2.0: commercial use is allowed"
+    )
+    out = runner.invoke(app, ["recommend", "onprem_code_assistant", "--no-measured"], env={"COLUMNS": "200"})
+    assert "only if" not in out.output

@@ -283,7 +283,7 @@ def _warnings(d: _Draft, req: Requirements) -> None:
     _lifecycle_warning(d, req)
     lic = m.license
     if lic is not None and lic.commercial_use == "conditional":
-        d.warnings.append(f"license {lic.name}: commercial use only if {lic.condition}")
+        d.warnings.append(f"license {lic.terms()}")
     if req.fine_tuning and (m.fine_tuning is None or not m.fine_tuning.available) and filters.open_weights(m):
         d.warnings.append("fine-tuning: open weights, but no recipe documented in the catalog")
     if d.plan is not None:

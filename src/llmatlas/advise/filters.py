@@ -165,7 +165,7 @@ def license_(model: Model, req: Requirements, book: SourceBook) -> Exclusion | N
     if lic.commercial_use == "no":
         return exclusion(model, "license", f"license {lic.name} does not allow commercial use", src)
     if lic.commercial_use == "conditional" and not req.allow_conditional_license:
-        return exclusion(model, "license", f"license {lic.name} allows commercial use only if: {lic.condition}", src)
+        return exclusion(model, "license", f"license {lic.terms()}; unconditional commercial use is required", src)
     return None
 
 

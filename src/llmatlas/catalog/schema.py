@@ -189,6 +189,18 @@ class License(Sourced):
     commercial_use: CommercialUse | None = None
     condition: str | None = None
 
+    def terms(self) -> str:
+        """The license's commercial terms as one sentence, its condition quoted as the catalog states it:
+        "Meta Llama 3 Community License: commercial use is allowed with conditions — products with …"."""
+        what = {
+            "yes": "commercial use is allowed",
+            "no": "commercial use is not allowed",
+            "conditional": "commercial use is allowed with conditions",
+            None: "commercial use is not stated",
+        }[self.commercial_use]
+        condition = (self.condition or "").strip().rstrip(".")
+        return f"{self.name}: {what}" + (f" — {condition}" if condition else "")
+
     @model_validator(mode="after")
     def _condition_for_conditional(self) -> License:
         if self.commercial_use == "conditional" and not self.condition:
