@@ -104,3 +104,22 @@ def test_fuzz_where_never_crashes(expr: str) -> None:
         return
     with contextlib.suppress(InputError):  # e.g. "-id": a type error found only on a real row
         pred(dict.fromkeys(FIELDS) | {"id": "x", "params_b": 7.0, "languages": ["English"]})
+
+
+def test_prices_sort_by_their_usd_equivalent(cat: Catalog) -> None:
+    """A CNY price sorts at the catalog's sourced rate: ¥12 (≈ $1.7) before $5, ¥100 (≈ $14) after."""
+    rows = select(cat, sort="input_price")
+    order = [r["id"] for r in rows]
+    cny = [r for r in rows if r["currency"] == "CNY" and r["input_price"] is not None]
+    assert cny, "the catalog has CNY-priced models"
+    rate = cat.usd_per("CNY")
+    assert rate is not None
+    for r in cny:
+        assert r["input_price_usd"] == pytest.approx(r["input_price"] * rate.usd_per_unit)
+    usd = [r["input_price_usd"] for r in rows if r["input_price_usd"] is not None]
+    assert usd == sorted(usd)
+    cheap_cny = next(r for r in cny if r["input_price"] == 12)
+    five_usd = next(r for r in rows if r["currency"] == "USD" and r["input_price"] == 5)
+    assert order.index(cheap_cny["id"]) < order.index(five_usd["id"])
+    desc = [r["input_price_usd"] for r in select(cat, sort="-input_price") if r["input_price_usd"] is not None]
+    assert desc == sorted(desc, reverse=True)

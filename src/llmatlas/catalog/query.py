@@ -54,6 +54,9 @@ def row(m: Model, on: dt.date | None = None) -> dict[str, Any]:
         "input_price": price.input_per_m if price else None,
         "output_price": price.output_per_m if price else None,
         "cached_input_price": price.cached_input_per_m if price else None,
+        # the same prices in USD (a CNY price at the catalog's sourced rate, filled by select())
+        "input_price_usd": price.input_per_m if price and price.currency == "USD" else None,
+        "output_price_usd": price.output_per_m if price and price.currency == "USD" else None,
         "status": state.status,  # None = undisclosed
         "retired": state.retired,  # the developer's API is shut down
         # still usable: an API that answers, or released weights (which never retire)
@@ -186,10 +189,27 @@ def sort_rows(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
         close = difflib.get_close_matches(key, FIELDS, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise InputError(f"cannot sort by unknown field '{key}'.{hint}", field="sort")
+    key = USD_SORT.get(key, key)  # a price sorts by its USD equivalent: ¥12 is not dearer than $10
     known = [r for r in rows if r.get(key) is not None]
     unknown = [r for r in rows if r.get(key) is None]
     known.sort(key=lambda r: r[key] if not isinstance(r[key], list) else len(r[key]), reverse=desc)
     return known + unknown
+
+
+USD_SORT = {"input_price": "input_price_usd", "output_price": "output_price_usd"}
+
+
+def usd_fields(cat: Catalog, r: dict[str, Any], on: dt.date | None = None) -> dict[str, Any]:
+    """A non-USD row's prices in USD at the catalog's exchange rate on the date (None without one)."""
+    cur = r.get("currency")
+    if cur in (None, "USD"):
+        return {}
+    rate = cat.usd_per(cur, on)
+    k = rate.usd_per_unit if rate else None
+    return {
+        "input_price_usd": r["input_price"] * k if k is not None and r["input_price"] is not None else None,
+        "output_price_usd": r["output_price"] * k if k is not None and r["output_price"] is not None else None,
+    }
 
 
 def offer_fields(cat: Catalog, m: Model, on: dt.date | None = None) -> dict[str, Any]:
@@ -225,6 +245,7 @@ def select(
     if isinstance(models, Catalog):
         for r in rows:
             r.update(offer_fields(models, models.models[r["id"]], on))
+            r.update(usd_fields(models, r, on))
     rows = [r for r in rows if r["status"] != "unreleased"]
     if not include_retired:
         rows = [r for r in rows if r["available"]]

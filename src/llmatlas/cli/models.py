@@ -88,6 +88,8 @@ def models(
         m = cat.get(r["id"])
         cur = r["currency"]
         price = f"{money(r['input_price'], cur)}/{money(r['output_price'], cur)}" if cur else "—"
+        if cur and cur != "USD" and r["input_price_usd"] is not None:  # the USD it sorts by, beside it
+            price += f" ≈{money(r['input_price_usd'])}/{money(r['output_price_usd'])}"
         if not cur and r["hosted_input_price"] is not None:  # open weights served by a host: its cheapest price
             price = f"{money(r['hosted_input_price'])}/{money(r['hosted_output_price'])} ({r['hosted_provider']})"
         lic = m.license
