@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,36 @@ def test_speed_check_through_a_backend(cat: Catalog) -> None:
     assert check.effective_bandwidth_gb_s == pytest.approx(check.decode_tokens_per_s * check.bytes_read_per_token / 1e9)
     bare = api.speed_check("mock:m", 16)
     assert bare.bytes_read_per_token is None and bare.effective_bandwidth_gb_s is None
+    assert len(check.decode_runs) == 3 and check.spread == pytest.approx(0.0, abs=0.05)  # repeated, steady
+    assert not check.busy and check.calibrates
+
+
+def test_speed_check_says_when_the_machine_is_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeats that disagree (another job on the CPU) mark the check busy: no calibration from it."""
+    import llmatlas.backends.registry as registry
+    from llmatlas.backends.base import BackendInfo, Generation
+
+    class Jittery:
+        def __init__(self, latencies: list[float]) -> None:
+            self.latencies = latencies
+
+        def stream(self, request: object) -> Iterator[object]:
+            yield "x"
+            yield Generation(text="x" * 9, output_tokens=9, latency_s=self.latencies.pop(0), ttft_s=0.0)
+
+        def info(self) -> BackendInfo:
+            return BackendInfo(backend="fake", model="fake", details={"threads": 2})
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(registry, "load_backend", lambda spec: Jittery([0.10, 0.16, 0.11]))
+    check = api.speed_check("mock:x", 9)
+    assert check.decode_runs == pytest.approx([80.0, 50.0, 8 / 0.11])
+    assert check.decode_tokens_per_s == pytest.approx(8 / 0.11)  # the median
+    assert check.spread == pytest.approx((80 - 50) / (8 / 0.11)) and check.busy and not check.calibrates
+    monkeypatch.setattr(registry, "load_backend", lambda spec: Jittery([0.10, 0.101, 0.099]))
+    assert not api.speed_check("mock:x", 9).busy
 
 
 def test_speed_check_names_the_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:

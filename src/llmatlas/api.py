@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -778,6 +779,17 @@ class SpeedCheck(BaseModel):
     threads: int | None
     bytes_read_per_token: int | None = None  # weights + the KV cache of a short sequence
     effective_bandwidth_gb_s: float | None = None
+    decode_runs: list[float] = Field(default_factory=list)  # decode tok/s of each repeat; the figure is their median
+    spread: float | None = None  # (slowest to fastest) / median: how much the repeats disagree
+    busy: bool = False  # the repeats disagree by more than BUSY_SPREAD: another job shares the CPU
+
+    @property
+    def calibrates(self) -> bool:
+        """Whether the measured bandwidth can calibrate the estimator (it was steady)."""
+        return self.effective_bandwidth_gb_s is not None and not self.busy
+
+
+BUSY_SPREAD = 0.15  # repeats of one generation differing by more than this say the machine is busy
 
 
 def speed_check(
@@ -787,36 +799,54 @@ def speed_check(
     prompt: str = SPEED_PROMPT,
     model: Model | None = None,
     on_text: Callable[[str], None] | None = None,
+    repeats: int = 3,
 ) -> SpeedCheck:
-    """Load the model ``spec`` names, generate up to ``tokens`` tokens for ``prompt`` and time it.
-    ``model`` is its catalog entry (its first quantization is the one run) for the bandwidth
-    calibration; ``on_text`` receives the text as it is written."""
+    """Load the model ``spec`` names, generate up to ``tokens`` tokens for ``prompt`` ``repeats``
+    times and time it: the decode rate is the median, and repeats that disagree by more than
+    ``BUSY_SPREAD`` say the machine is busy (no calibration from them). ``model`` is its catalog
+    entry (its first quantization is the one run) for the bandwidth calibration; ``on_text``
+    receives the first generation's text as it is written."""
     from llmatlas.backends.base import Generation, GenerationRequest
     from llmatlas.backends.embedded import INSTALL_HINT
     from llmatlas.backends.registry import load_backend, parse_spec
 
     if parse_spec(spec)[0] == "llama" and importlib.util.find_spec("llama_cpp") is None:
         raise LlmatlasError(f"running {spec} needs llama-cpp-python: {INSTALL_HINT}")
+
+    def decode_rate(g: Generation, fallback_s: float) -> float | None:
+        n, secs = g.output_tokens or 0, g.latency_s if g.latency_s is not None else fallback_s
+        decode_s = secs - (g.ttft_s or 0.0)
+        return (n - 1) / decode_s if n > 1 and decode_s > 0 else None
+
     start = time.perf_counter()
     backend = load_backend(spec)
     try:
         gen: Generation | None = None
-        for item in backend.stream(GenerationRequest(prompt=prompt, max_tokens=tokens, temperature=0.0)):
-            if isinstance(item, Generation):
-                gen = item
-                break
-            if on_text is not None:
-                on_text(item)
-        total = time.perf_counter() - start
+        rates: list[float] = []
+        for run in range(max(1, repeats)):  # the same greedy generation again: is the speed steady?
+            t0 = time.perf_counter()
+            for item in backend.stream(GenerationRequest(prompt=prompt, max_tokens=tokens, temperature=0.0)):
+                if isinstance(item, Generation):
+                    if item.error:
+                        raise LlmatlasError(f"{spec} did not generate: {item.error}")
+                    gen = gen or item
+                    r = decode_rate(item, time.perf_counter() - t0)
+                    if r is not None:
+                        rates.append(r)
+                    break
+                if on_text is not None and run == 0:
+                    on_text(item)
+            if run == 0:
+                total = time.perf_counter() - start
         threads = backend.info().details.get("threads")
     finally:
         backend.close()
-    if gen is None or gen.error:
-        raise LlmatlasError(f"{spec} did not generate: {gen.error if gen else 'no result'}")
+    if gen is None:
+        raise LlmatlasError(f"{spec} did not generate: no result")
     seconds = gen.latency_s if gen.latency_s is not None else total
     n = gen.output_tokens or 0
-    decode_s = seconds - (gen.ttft_s or 0.0)
-    rate = (n - 1) / decode_s if n > 1 and decode_s > 0 else None
+    rate = float(statistics.median(rates)) if rates else None
+    spread = (max(rates) - min(rates)) / rate if rate and len(rates) > 1 else None
     per_token = None
     if model is not None:
         short = _memory_of(model, 64)
@@ -836,6 +866,9 @@ def speed_check(
         threads=threads if isinstance(threads, int) else None,
         bytes_read_per_token=per_token,
         effective_bandwidth_gb_s=rate * per_token / 1e9 if rate and per_token else None,
+        decode_runs=rates,
+        spread=spread,
+        busy=spread is not None and spread > BUSY_SPREAD,
     )
 
 

@@ -163,11 +163,19 @@ def run_quickstart(
         console.print(f"[italic]{PROMPT}[/italic]")
         console.print(f"> {gen['text']}")
         ttft = gen["ttft_seconds"]
+        runs = gen["decode_runs"]
+        spread = f" (median of {len(runs)} runs: {min(runs):.1f}–{max(runs):.1f})" if len(runs) > 1 else ""
         console.print(
             f"load {gen['load_seconds']:.2f}s, first token {ttft * 1000 if ttft else float('nan'):.0f} ms, "
-            f"{gen['output_tokens']} tokens at {rate or float('nan'):.1f} tok/s on {gen['threads']} threads"
+            f"{gen['output_tokens']} tokens at {rate or float('nan'):.1f} tok/s{spread} on {gen['threads']} threads"
         )
-        if eff_bw and per_token:
+        if gen["busy"]:
+            console.print(
+                f"[yellow]the {len(runs)} runs differ by {gen['spread']:.0%}: something else is using this "
+                "machine, so its speed says little about the hardware; run the quickstart again when it is "
+                "idle before calibrating from it[/yellow]"
+            )
+        elif eff_bw and per_token:
             console.print(
                 f"each token reads ≈ {per_token / 1e6:.0f} MB → this machine delivers ≈ {eff_bw:.1f} GB/s "
                 "effective; use it to calibrate `llmatlas fit --gpu` bounds"
