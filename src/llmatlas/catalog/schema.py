@@ -9,6 +9,7 @@ Unknown values stay ``None`` and are rendered as "undisclosed" — never 0, neve
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -183,6 +184,9 @@ class Context(Sourced):
     max_output_tokens: PosInt | None = None
 
 
+_ALLOWED_BUT = re.compile(r"commercial use (?:is )?allowed,?\s+but\s+", re.IGNORECASE)
+
+
 class License(Sourced):
     name: str
     url: str | None = None
@@ -199,6 +203,9 @@ class License(Sourced):
             None: "commercial use is not stated",
         }[self.commercial_use]
         condition = (self.condition or "").strip().rstrip(".")
+        lead = _ALLOWED_BUT.match(condition) if self.commercial_use == "conditional" else None
+        if lead and condition[lead.end() :]:  # "Commercial use allowed, but …" says it already
+            return f"{self.name}: commercial use is allowed, but {condition[lead.end() :]}"
         return f"{self.name}: {what}" + (f" — {condition}" if condition else "")
 
     @model_validator(mode="after")
