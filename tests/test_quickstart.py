@@ -38,5 +38,6 @@ def test_quickstart_table_output() -> None:
     for heading in ("1. Catalog", "2. Import the embedded model", "3. Run it", "5. Recommend"):
         assert heading in r.stdout
     assert "tok/s" in r.stdout and "median of 3 runs" in r.stdout
-    assert ("calibrate" in r.stdout) != ("something else is using this machine" in r.stdout)
+    # either the calibration advice or, when the repeats disagree, the busy verdict: never both
+    assert ("use it to calibrate" in r.stdout) != ("something else is using this machine" in r.stdout)
     assert "report with every source:" in r.stdout and "customer_support_chatbot.html" in r.stdout
