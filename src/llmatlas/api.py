@@ -790,6 +790,7 @@ class SpeedCheck(BaseModel):
 
 
 BUSY_SPREAD = 0.15  # repeats of one generation differing by more than this say the machine is busy
+BUSY_MIN_TOKENS = 16  # below this a few milliseconds of jitter alone move the rate by 15%: no verdict
 
 
 def speed_check(
@@ -801,11 +802,11 @@ def speed_check(
     on_text: Callable[[str], None] | None = None,
     repeats: int = 3,
 ) -> SpeedCheck:
-    """Load the model ``spec`` names, generate up to ``tokens`` tokens for ``prompt`` ``repeats``
-    times and time it: the decode rate is the median, and repeats that disagree by more than
-    ``BUSY_SPREAD`` say the machine is busy (no calibration from them). ``model`` is its catalog
-    entry (its first quantization is the one run) for the bandwidth calibration; ``on_text``
-    receives the first generation's text as it is written."""
+    """Load the model ``spec`` names, generate up to ``tokens`` tokens for ``prompt`` once (shown,
+    and a warm-up), then ``repeats`` times more, timed: the decode rate is their median, and repeats
+    that disagree by more than ``BUSY_SPREAD`` say the machine is busy (no calibration from them).
+    ``model`` is its catalog entry (its first quantization is the one run) for the bandwidth
+    calibration; ``on_text`` receives the first generation's text as it is written."""
     from llmatlas.backends.base import Generation, GenerationRequest
     from llmatlas.backends.embedded import INSTALL_HINT
     from llmatlas.backends.registry import load_backend, parse_spec
@@ -823,7 +824,9 @@ def speed_check(
     try:
         gen: Generation | None = None
         rates: list[float] = []
-        for run in range(max(1, repeats)):  # the same greedy generation again: is the speed steady?
+        # the first generation is shown and warms up (caches, clocks); then the same one is timed
+        # `repeats` times: is the speed steady?
+        for run in range(1 + max(0, repeats)):
             t0 = time.perf_counter()
             for item in backend.stream(GenerationRequest(prompt=prompt, max_tokens=tokens, temperature=0.0)):
                 if isinstance(item, Generation):
@@ -831,7 +834,7 @@ def speed_check(
                         raise LlmatlasError(f"{spec} did not generate: {item.error}")
                     gen = gen or item
                     r = decode_rate(item, time.perf_counter() - t0)
-                    if r is not None:
+                    if r is not None and (run > 0 or repeats == 0):
                         rates.append(r)
                     break
                 if on_text is not None and run == 0:
@@ -868,7 +871,7 @@ def speed_check(
         effective_bandwidth_gb_s=rate * per_token / 1e9 if rate and per_token else None,
         decode_runs=rates,
         spread=spread,
-        busy=spread is not None and spread > BUSY_SPREAD,
+        busy=spread is not None and spread > BUSY_SPREAD and n > BUSY_MIN_TOKENS,
     )
 
 
