@@ -58,6 +58,34 @@ class _Server(ThreadingHTTPServer):
         """A client that timed out and hung up is part of the script, not a server bug to print."""
 
 
+def serve(fake: Any, handle: Callable[[BaseHTTPRequestHandler], None], lock: threading.Lock) -> _Server:
+    """Start a threaded HTTP server on 127.0.0.1 (a free port) whose POSTs go to ``handle``, counting
+    requests in flight in ``fake.in_flight`` and the most at once in ``fake.max_in_flight`` under
+    ``lock`` (what concurrency bounds are checked against). Stop it with ``shutdown()`` and
+    ``server_close()``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            with lock:
+                fake.in_flight += 1
+                fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            try:
+                handle(self)
+            finally:
+                with lock:
+                    fake.in_flight -= 1
+
+    server = _Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return server
+
+
 @dataclass(frozen=True)
 class Fault:
     status: int = 200
@@ -124,7 +152,6 @@ class FakeServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -136,29 +163,7 @@ class FakeServer:
         return base + "/v1" if self.kind == "openai" else base
 
     def __enter__(self) -> FakeServer:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in separate writes
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                with fake._lock:
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    fake._handle(self)
-                finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
-
-        server = _Server(("127.0.0.1", 0), Handler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self._thread.start()
+        self._server = serve(self, self._handle, self._lock)
         return self
 
     def __exit__(self, *exc: object) -> None:

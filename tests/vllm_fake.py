@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.fake_servers import serve
+
 
 class VLLMFake:
     def __init__(self, model_path: Path, name: str = "HuggingFaceTB/SmolLM2-135M-Instruct", delay: float = 0.0) -> None:
@@ -193,29 +195,8 @@ class VLLMFake:
 
     @contextmanager
     def serving(self) -> Iterator[VLLMFake]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                with fake._count:
-                    fake.in_flight += 1
-                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
-                try:
-                    fake._handle(self)
-                finally:
-                    with fake._count:
-                        fake.in_flight -= 1
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
+        server = serve(self, self._handle, self._count)
         self._server = server
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        thread.start()
         try:
             yield self
         finally:
