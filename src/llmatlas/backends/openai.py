@@ -72,10 +72,16 @@ PROBE_TOLERANCE = 0.1  # nats between a token's log-prob when generated and when
 
 
 def _usage(data: dict[str, Any]) -> tuple[int | None, int | None]:
+    """``usage``'s (prompt_tokens, completion_tokens); None for a count the server did not give as one."""
     usage = data.get("usage") or {}
     if not isinstance(usage, dict):
         return None, None
-    return usage.get("prompt_tokens"), usage.get("completion_tokens")
+
+    def count(key: str) -> int | None:
+        n = usage.get(key)
+        return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
+
+    return count("prompt_tokens"), count("completion_tokens")
 
 
 def _delta_text(event: dict[str, Any]) -> str:
@@ -138,15 +144,6 @@ def _offsets_usable(data: dict[str, Any] | None) -> bool:
         return isinstance(tokens, list) and "".join(str(t) for t in tokens) == choice["text"]
     except (KeyError, IndexError, TypeError):
         return True  # no tokens to check: the offsets are all there is
-
-
-def _prompt_tokens(data: dict[str, Any] | None) -> int | None:
-    """``usage.prompt_tokens`` of a completions response, if the server reports it."""
-    try:
-        n = (data or {})["usage"]["prompt_tokens"]
-    except (KeyError, TypeError):
-        return None
-    return n if isinstance(n, int) and n >= 0 else None
 
 
 def _echo_logprobs(data: dict[str, Any]) -> tuple[list[float | None], list[int], list[dict[str, float] | None]]:
@@ -350,7 +347,7 @@ class OpenAIBackend(APIBackend):
         if not _offsets_usable(resp.data):
             with self._count_lock:
                 self.offsets_unusable += 1
-            whole = _prompt_tokens(resp.data)
+            whole = _usage(resp.data or {})[0]
             if context_tokens is None or whole is None or not context_tokens <= whole <= len(token_lps):
                 self.failed += 1
                 return ContinuationScore(-math.inf, 0, False)
@@ -385,7 +382,7 @@ class OpenAIBackend(APIBackend):
         out: dict[str, int | None] = {}
         for c, r in zip(contexts, self.pool.map_post("completions", bodies), strict=True):
             failed = self._record(r)  # counted, and a lost request recorded like any other
-            out[c] = _prompt_tokens(r.data) if failed is None else None
+            out[c] = _usage(r.data or {})[0] if failed is None else None
         return out
 
     def stats(self) -> dict[str, int]:

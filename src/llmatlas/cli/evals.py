@@ -142,7 +142,7 @@ def reuse_line(r: RunResult) -> str | None:
 @app.command()
 @handle_errors
 def campaign(
-    file: Annotated[Path, typer.Argument(help="Campaign YAML: name, models, tasks (see docs/scale.md).")],
+    file: Annotated[Path, typer.Argument(help="Campaign YAML: name, models, tasks (see docs/campaigns.md).")],
     ray: Annotated[
         str | None,
         typer.Option(

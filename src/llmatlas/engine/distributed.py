@@ -103,9 +103,6 @@ class ModelWorker:
 
         self.backend = load_backend(spec)
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def describe(self, task: str, settings: Settings) -> Described:
         prep = prepare(self.backend, task, settings.config())
         return Described(prep.run_id, prep.info.model, prep.ident, [s.id for s in prep.samples])
@@ -224,7 +221,7 @@ def _run_model(
         todo = [k for k in range(n) if any(i not in done for i in d.doc_ids[k::n])]
         on_event(RunStarted(cell.task, d.run_id, d.model, len(d.doc_ids), len(done), resumed))
         if not todo:
-            finished = next((r.result for r in journal.runs() if r.run_id == d.run_id and r.result), None)
+            finished = journal.finished(d.run_id)
             if finished is not None and finished.complete:
                 on_event(RunFinished(cell.task, d.run_id, finished))
                 out.append((cell, finished))

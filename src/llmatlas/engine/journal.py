@@ -166,6 +166,11 @@ class Journal:
                 ("complete" if result.complete else "partial", result.model_dump_json(), result.run_id),
             )
 
+    def finished(self, run_id: str) -> RunResult | None:
+        """The result a run last finished with (exact id), or None: one row read, not every run's."""
+        row = self.db.execute("SELECT result FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return RunResult.model_validate_json(row[0]) if row is not None and row[0] is not None else None
+
     def result(self, run_id: str) -> RunResult:
         row = self.db.execute("SELECT result FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:

@@ -320,7 +320,7 @@ def run_task(
     seconds = time.perf_counter() - start
     timing = Timing(seconds=seconds, items_per_s=len(todo) / seconds if todo and seconds > 0 else None)
     if not todo and resumed:  # nothing left to score: the speed is the one the run was scored at
-        prior = next((r.result for r in journal.runs() if r.run_id == run_id and r.result), None)
+        prior = journal.finished(run_id)
         timing = prior.timing if prior is not None else timing
     counted = _counted(counters, backend.stats())
     records = journal.samples(run_id)
