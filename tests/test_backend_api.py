@@ -122,6 +122,29 @@ def test_anthropic_generation_headers_and_body(an: FakeServer) -> None:
     be.close()
 
 
+def test_anthropic_prefill_is_a_final_assistant_turn(an: FakeServer) -> None:
+    """The Messages API continues a last assistant message; it refuses one ending in whitespace."""
+    an.answer = lambda p: "    return 1"
+    be = anthropic_backend(an)
+    (g,) = be.generate([GenerationRequest("write f", max_tokens=9, prefill="Here:\n```python\n")])
+    assert g.error is None and g.text == "    return 1"
+    (req,) = an.requests
+    assert req.body["messages"] == [
+        {"role": "user", "content": "write f"},
+        {"role": "assistant", "content": "Here:\n```python"},
+    ]
+    be.close()
+
+
+def test_openai_chat_refuses_a_prefill(oa: FakeServer) -> None:
+    """OpenAI-compatible chat starts a new assistant turn: a prefill would be silently lost."""
+    be = openai_backend(oa)
+    with pytest.raises(InputError, match="prefilled assistant turn"):
+        be.generate([GenerationRequest("write f", prefill="```python\n")])
+    assert oa.requests == []
+    be.close()
+
+
 # --- retries and recorded errors ----------------------------------------------------------------
 
 

@@ -121,6 +121,8 @@ class AnthropicBackend(APIBackend):
             "messages": r.messages(with_system=False),
             "temperature": r.temperature,
         }
+        if r.prefill:  # the Messages API continues a final assistant turn; it refuses trailing whitespace
+            body["messages"].append({"role": "assistant", "content": r.prefill.rstrip()})
         if r.system:
             body["system"] = r.system
         if r.stop:

@@ -57,6 +57,7 @@ class GenerationRequest:
     chat: bool = True
     history: tuple[tuple[str, str], ...] = ()
     seed: int | None = None
+    prefill: str = ""  # the assistant turn's opening words; the reply continues them (EvalPlus's HumanEval)
 
     def messages(self, with_system: bool = True) -> list[dict[str, str]]:
         """Chat messages in the OpenAI shape: system (unless the API takes it apart), history, prompt."""
@@ -70,6 +71,8 @@ class GenerationRequest:
         parts = [self.system] if self.system else []
         parts += [text for _, text in self.history]
         parts.append(self.prompt)
+        if self.prefill:
+            parts.append(self.prefill)
         return "\n\n".join(parts)
 
 
@@ -99,6 +102,25 @@ class BackendInfo(BaseModel):
         """The fields that decide scores (run fingerprint): everything but RUNTIME_DETAILS."""
         details = {k: v for k, v in self.details.items() if k not in RUNTIME_DETAILS}
         return {"backend": self.backend, "model": self.model, "details": details}
+
+
+PREFILL_MARK = "\x00llmatlas-prefill\x00"
+
+
+def render_prefilled(render: Callable[[list[dict[str, str]]], str], request: GenerationRequest) -> str:
+    """A chat prompt whose assistant turn already begins with ``request.prefill``.
+
+    The template renders an assistant message holding the prefill and a marker, and the prompt
+    ends where the marker starts: the template's own assistant header, no end-of-turn after it
+    (how EvalPlus builds its prompts). Without a prefill, the messages as they are.
+    """
+    messages = request.messages()
+    if not request.prefill:
+        return render(messages)
+    text = render([*messages, {"role": "assistant", "content": request.prefill + PREFILL_MARK}])
+    if PREFILL_MARK not in text:
+        raise ValueError("the chat template dropped the prefilled assistant turn")
+    return text.split(PREFILL_MARK)[0]
 
 
 def split_context(context: str, continuation: str) -> tuple[str, str]:

@@ -55,6 +55,7 @@ from llmatlas.backends.base import (
     GenerationRequest,
     MCQuestion,
     Progress,
+    render_prefilled,
     split_context,
 )
 from llmatlas.backends.options import BackendOptions, Flag
@@ -661,8 +662,13 @@ class HFBackend(Backend):
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         if request.chat and getattr(self.tokenizer, "chat_template", None):
-            text = self.tokenizer.apply_chat_template(request.messages(), add_generation_prompt=True, tokenize=False)
-            return self._encode(str(text), special=False)
+            tokenizer = self.tokenizer
+
+            def render(messages: list[dict[str, str]]) -> str:
+                return str(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+
+            text = render_prefilled(render, request)
+            return self._encode(text, special=False)
         return self._encode(request.flat_prompt())
 
     def _eos_ids(self) -> set[int]:

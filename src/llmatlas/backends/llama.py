@@ -51,6 +51,7 @@ from llmatlas.backends.base import (
     GenerationRequest,
     MCQuestion,
     Progress,
+    render_prefilled,
     split_context,
 )
 from llmatlas.backends.embedded import EMBEDDED_ALIAS, PARTED, packaged_model_path
@@ -645,7 +646,8 @@ class LlamaBackend(Backend):
             self._chat_formatter = Jinja2ChatFormatter(
                 template=template, eos_token=token_text(llm.token_eos()), bos_token=token_text(llm.token_bos())
             )
-        return str(self._chat_formatter(messages=request.messages()).prompt)
+        formatter = self._chat_formatter
+        return render_prefilled(lambda messages: str(formatter(messages=messages).prompt), request)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         """Streamed completions: time to first token is measured, token counts come from the tokenizer."""

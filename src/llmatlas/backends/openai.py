@@ -65,6 +65,7 @@ from llmatlas.backends.base import (
 )
 from llmatlas.backends.http import APIBackend, Response, SSEFormat, api_key_from_env, public_host
 from llmatlas.backends.options import APIOptions
+from llmatlas.core.errors import InputError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PROBE_PROMPT = "The capital of France is"
@@ -214,6 +215,11 @@ class OpenAIBackend(APIBackend):
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
         if r.chat:
+            if r.prefill:
+                raise InputError(
+                    "a prefilled assistant turn needs a backend that continues it (llama, hf, anthropic); "
+                    "OpenAI-compatible chat endpoints start a new turn"
+                )
             body["messages"] = r.messages()
             return "chat/completions", body
         body["prompt"] = r.flat_prompt()

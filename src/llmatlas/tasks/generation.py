@@ -47,6 +47,7 @@ class GenerationTask(Task[str]):
     seed: int = 0
     chat: bool = False
     system: str | None = None
+    prefill: str = ""  # the assistant turn's opening words, recorded in the run (EvalPlus's HumanEval)
 
     # ---------------------------------------------------------------- data
 
@@ -113,6 +114,7 @@ class GenerationTask(Task[str]):
                 system=self.system,
                 chat=self.chat,
                 seed=self.seed + j if self.samples > 1 else None,
+                prefill=self.prefill,
             )
             for j in range(self.samples)
         ]
@@ -158,12 +160,15 @@ class GenerationTask(Task[str]):
         self.samples = samples
 
     def identity(self, judge: dict[str, Any] | None) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "samples": self.samples,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "judge": judge,
         }
+        if self.prefill:  # only when set: runs from before the option keep their fingerprints
+            out["prefill"] = self.prefill
+        return out
 
     def settings(self, dataset: Dataset) -> dict[str, Any]:
         return {
@@ -173,6 +178,7 @@ class GenerationTask(Task[str]):
             "max_tokens": self.max_tokens,
             "stop": list(self.stop),
             "chat": self.chat,
+            "prefill": self.prefill or None,
         }
 
     def step_size(self, backend: Backend) -> int:

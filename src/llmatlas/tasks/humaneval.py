@@ -10,6 +10,11 @@ Two prompt formats:
   code block"), the code is taken from the reply's code fence (or the whole reply when it has
   none), and the program is the problem's prompt followed by that code, so imports of the prompt
   stay available and the model's full function replaces the stub.
+* ``humaneval_instruct_prefill``: the same instruction, with the assistant turn begun as EvalPlus
+  begins it ("Below is a Python script … passes corresponding tests:" and an opening ```python
+  fence), so the reply is the code itself, cut where the fence closes. The prefill is recorded
+  in the run's settings and fingerprint. Backends that can continue an assistant turn: llama,
+  hf, anthropic.
 
 ``--samples n`` with ``--temperature T`` draws n programs per problem; ``pass@k`` uses the unbiased
 estimator of Chen et al. (2021): ``1 - C(n-c, k) / C(n, k)`` averaged over problems.
@@ -39,6 +44,14 @@ CODEX_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 INSTRUCTION = (
     "Please provide a self-contained Python script that solves the following problem in a markdown code block:\n"
 )
+# EvalPlus's assistant-turn opening (evalplus/provider/utility.py, make_raw_chat_prompt): the model
+# starts inside a ```python block. Its stop strings (EOS there, plus "\n```\n" for chat models); the
+# fence's stop here also catches a reply that ends right after the closing fence.
+EVALPLUS_PREFILL = (
+    "Below is a Python script with a self-contained function that solves the problem and passes "
+    "corresponding tests:\n```python\n"
+)
+EVALPLUS_STOPS = ("\n```", "\nif __name__", "\ndef main(", "\nprint(")
 
 
 def build_program(prompt: str, completion: str, entry_point: str, chat: bool) -> str:
@@ -74,15 +87,17 @@ def code_scorer(chat: bool) -> CodeScorer:
 
 
 class HumanEvalTask(GenerationTask):
-    def __init__(self, chat: bool = False) -> None:
+    def __init__(self, chat: bool = False, prefill: bool = False) -> None:
+        name = "humaneval_instruct" if chat else "humaneval"
         super().__init__(
-            name="humaneval_instruct" if chat else "humaneval",
+            name=f"{name}_prefill" if prefill else name,
             metrics=("pass@1",),
             files=("humaneval.jsonl", "HumanEval.jsonl"),
             hub=("openai/openai_humaneval", None, "test"),
             max_tokens=768 if chat else 512,
-            stop=() if chat else CODEX_STOPS,
+            stop=EVALPLUS_STOPS if prefill else () if chat else CODEX_STOPS,
             chat=chat,
+            prefill=EVALPLUS_PREFILL if prefill else "",
         )
         self.scorer = code_scorer(chat)
 
@@ -99,6 +114,8 @@ class HumanEvalTask(GenerationTask):
         entry = field(row, "entry_point", str, path, line)
         task_id = field(row, "task_id", str, path, line)
         turn = f"{INSTRUCTION}```\n{prompt.strip()}\n```" if self.chat else prompt
+        if self.prefill:  # EvalPlus's user turn ends with a newline after the fence
+            turn += "\n"
         case = self.scorer.prepare(row, test, path, line)
         return Sample(
             id=task_id, turns=(turn,), target=test, meta={"prompt": prompt, "entry_point": entry, "code": case}
@@ -135,3 +152,9 @@ def humaneval() -> GenerationTask:
 def humaneval_instruct() -> GenerationTask:
     """HumanEval as a chat instruction (code extracted from the reply); for instruct models."""
     return HumanEvalTask(chat=True)
+
+
+@task("humaneval_instruct_prefill", benchmark="humaneval", metric="pass@1")
+def humaneval_instruct_prefill() -> GenerationTask:
+    """HumanEval as EvalPlus prompts instruct models: the reply starts inside a ```python block."""
+    return HumanEvalTask(chat=True, prefill=True)
