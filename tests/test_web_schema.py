@@ -87,6 +87,7 @@ OPERATIONS = [
     ("GET", "/api/memory"),
     ("GET", "/api/leaderboard"),
     ("GET", "/api/backends"),
+    ("GET", "/api/endpoints"),
     ("GET", "/api/arena/ratings"),
     ("POST", "/api/generate"),
     ("POST", "/api/generate/stream"),

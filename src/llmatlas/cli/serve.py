@@ -20,26 +20,42 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", help="Model SPEC for the playground and arena (repeatable); default: smollm2 + mocks."),
+        typer.Option(
+            "--model",
+            help="Model SPEC or endpoint name for the playground and arena (repeatable); "
+            "default: the embedded model and your endpoints.yaml.",
+        ),
     ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also serve two mock models (canned answers), to try the UI.")
+    ] = False,
     token: Annotated[
         str | None, typer.Option(help="Require this token on every API call (default: none on loopback).")
     ] = None,
 ) -> None:
-    """Start the local web UI: catalog, calculators, leaderboard, playground and blind arena."""
+    """Start the local web UI: advisor, catalog, calculators, leaderboard, playground and blind arena."""
     import secrets
 
     try:
         import uvicorn
     except ImportError:
         raise LlmatlasError("the web UI needs FastAPI and uvicorn: pip install 'llmatlas[web]'") from None
+    from llmatlas.backends.endpoints import endpoints_path, load_endpoints
     from llmatlas.backends.registry import public_spec
-    from llmatlas.web.app import LOOPBACK, Settings, create_app, default_models
+    from llmatlas.web.app import DEMO_MODELS, LOOPBACK, Settings, create_app, embedded_models
 
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(24)
+    named = {e.name: e.spec for e in load_endpoints()}
+    specs = [named.get(m, m) for m in model] if model else [*embedded_models(), *named.values()]
+    labels = {public_spec(spec): name for name, spec in named.items()}
     settings = Settings(
-        host=host, token=token, models=model or default_models(), catalog_dirs=[str(d) for d in State.catalog_dirs]
+        host=host,
+        token=token,
+        models=specs,
+        labels=labels,
+        demo=demo,
+        catalog_dirs=[str(d) for d in State.catalog_dirs],
     )
     if settings.exposed:
         err_console.print(
@@ -48,5 +64,8 @@ def serve(
         )
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     console.print(f"llmatlas web UI: [bold]{url}{'?token=' + token if token else ''}[/bold]  (API docs: {url}docs)")
-    console.print(f"models: {', '.join(public_spec(m) for m in settings.models)}")
+    shown = [labels.get(public_spec(m), public_spec(m)) for m in specs] + (list(DEMO_MODELS) if demo else [])
+    console.print(f"models: {', '.join(shown) or 'none'}")
+    if not named:
+        console.print(f"[dim]add your own models (name: SPEC) in {endpoints_path()}[/dim]")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -35,6 +35,7 @@ from llmatlas.api import FitResult
 from llmatlas.arena.ratings import Rating
 from llmatlas.arena.store import ArenaStore
 from llmatlas.backends.base import Backend, Generation, GenerationRequest
+from llmatlas.backends.endpoints import EXAMPLE, endpoints_path, load_endpoints
 from llmatlas.backends.registry import load_backend, parse_spec, public_spec
 from llmatlas.catalog.catalog import Catalog, load_catalog
 from llmatlas.catalog.query import select
@@ -45,6 +46,7 @@ from llmatlas.web.schemas import (
     BackendSpec,
     BattleRequest,
     BattleView,
+    EndpointsInfo,
     GenerateRequest,
     GenerateResult,
     ModelList,
@@ -65,19 +67,31 @@ API_DOC_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})  # no mo
 SECRET_ENV_HINTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 
 
-def default_models() -> list[str]:
-    """What a newcomer gets: the embedded SmolLM2 when llama-cpp-python is there, and mock models."""
-    models = []
+def embedded_models() -> list[str]:
+    """The embedded SmolLM2, when llama-cpp-python and the model package are installed."""
     try:
         import llama_cpp  # noqa: F401
 
         from llmatlas.backends.embedded import smollm2_path
 
         smollm2_path()
-        models.append("smollm2")
     except (ImportError, LlmatlasError):
-        pass
-    return [*models, "mock:alpha", "mock:beta"]
+        return []
+    return ["smollm2"]
+
+
+def default_models() -> list[str]:
+    """What ``serve`` offers without ``--model``: the embedded model and the user's endpoints.
+    Mock models only in demo mode (``--demo``): a user is never offered a fake model by default."""
+    return [*embedded_models(), *(e.spec for e in load_endpoints())]
+
+
+def endpoint_labels() -> dict[str, str]:
+    """Public spec → the name the user gave it in endpoints.yaml, for the model pickers."""
+    return {public_spec(e.spec): e.name for e in load_endpoints()}
+
+
+DEMO_MODELS = ("mock:alpha", "mock:beta")
 
 
 @dataclass
@@ -87,6 +101,8 @@ class Settings:
     host: str = "127.0.0.1"
     token: str | None = None  # required on every API call when set
     models: list[str] = field(default_factory=default_models)
+    labels: dict[str, str] = field(default_factory=endpoint_labels)  # public spec -> endpoint name
+    demo: bool = False  # mock models added (``serve --demo``; the tests)
     arena_path: str | None = None
     journal_path: str | None = None
     catalog_dirs: list[str] = field(default_factory=list)
@@ -113,12 +129,13 @@ class Pool:
     """Backends loaded once, on first use; one generation at a time per backend (llama.cpp is not
     thread-safe), any number of backends in parallel."""
 
-    def __init__(self, specs: list[str], catalog: Catalog) -> None:
+    def __init__(self, specs: list[str], catalog: Catalog, labels: dict[str, str] | None = None) -> None:
         # Outside this class a backend is known by its public spec (credentials in a URL removed):
         # that is what the API returns, the arena stores and the console prints.
         self._real = {public_spec(spec): spec for spec in reversed(specs)}
         self.specs = list(dict.fromkeys(public_spec(spec) for spec in specs))
         self.catalog = catalog
+        self.labels = labels or {}
         self._backends: dict[str, Backend] = {}
         self._locks: dict[str, threading.Lock] = {spec: threading.Lock() for spec in self.specs}
         self._guard = threading.Lock()
@@ -128,7 +145,15 @@ class Pool:
         for spec in self.specs:
             backend, target = parse_spec(spec)
             label = target.split("?", 1)[0] if backend != "llama" else spec.split("?", 1)[0]
-            out.append(BackendSpec(spec=spec, label=label, backend=backend, catalog_id=self.catalog_id(spec)))
+            out.append(
+                BackendSpec(
+                    spec=spec,
+                    label=self.labels.get(spec, label),
+                    backend=backend,
+                    catalog_id=self.catalog_id(spec),
+                    demo=backend == "mock",
+                )
+            )
         return out
 
     def catalog_id(self, spec: str) -> str | None:
@@ -199,7 +224,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; tests build it directly, ``llmatlas serve`` runs it with uvicorn."""
     cfg = settings or Settings()
     catalog = load_catalog(cfg.catalog_dirs)
-    pool = Pool(cfg.models, catalog)
+    served = [*cfg.models, *(m for m in DEMO_MODELS if cfg.demo and m not in cfg.models)]
+    pool = Pool(served, catalog, cfg.labels)
     arena = ArenaStore(cfg.arena_path)
 
     @contextlib.asynccontextmanager
@@ -349,6 +375,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/api/backends", response_model=list[BackendSpec])
     def backends() -> list[BackendSpec]:
         return pool.describe()
+
+    @app.get("/api/endpoints", response_model=EndpointsInfo)
+    def endpoints() -> EndpointsInfo:
+        """Where the served models come from and how to add one (the file's path, an example)."""
+        return EndpointsInfo(
+            file=str(endpoints_path()),
+            configured=sorted(cfg.labels.values()),
+            example=EXAMPLE,
+            demo=cfg.demo,
+        )
 
     def request_of(body: GenerateRequest) -> GenerationRequest:
         return GenerationRequest(

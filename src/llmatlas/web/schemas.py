@@ -29,6 +29,16 @@ class BackendSpec(BaseModel):
     label: str
     backend: str
     catalog_id: str | None = None
+    demo: bool = False  # a mock model (``serve --demo``): canned answers, not a language model
+
+
+class EndpointsInfo(BaseModel):
+    """How to add a model: the endpoints file (name → SPEC, the key's environment variable)."""
+
+    file: str
+    configured: list[str]  # endpoint names served now
+    example: str
+    demo: bool  # mock models are served too
 
 
 class GenerateRequest(_Strict):

@@ -264,6 +264,7 @@ function cached(key, load) {
 const allModels = () => cached("models", () => api("/api/models", { limit: 1000 }).then((r) => r.models));
 const gpuList = () => cached("gpus", () => api("/api/gpus"));
 const backendList = () => cached("backends", () => api("/api/backends"));
+const endpointsInfo = () => cached("endpoints", () => api("/api/endpoints"));
 
 /** USD per unit of each non-USD currency in the catalog, from the cost estimator's exchange rates. */
 function fxRates() {
@@ -2030,6 +2031,33 @@ async function streamInto(p, body, signal) {
   }
 }
 
+/** Where the served models come from, and how to add one (the endpoints file, an example). */
+function addModelHelp(info, open = false) {
+  return h(
+    "details",
+    { class: "add-model", open },
+    h("summary", {}, "Add a model"),
+    h(
+      "p",
+      {},
+      "Served here: the embedded SmolLM2 and the endpoints in ",
+      h("code", {}, info.file),
+      info.configured.length ? ` (now: ${info.configured.join(", ")})` : " (none yet)",
+      ". Add one per line as ",
+      h("code", {}, "name: SPEC"),
+      " and restart ",
+      h("code", {}, "llmatlas serve"),
+      ". API keys stay in environment variables: the file names the variable, never the key, and no key reaches this page.",
+    ),
+    h("pre", { class: "example" }, info.example),
+    info.demo ? h("p", { class: "muted small" }, "Demo mode: the mock models give canned answers, not a model's.") : null,
+  );
+}
+
+function modelBadges(b) {
+  return [badge(b.backend, "backend"), b.demo ? badge("demo", "demo", "a mock model: canned answers") : null];
+}
+
 const playgroundState = {
   prompt: "Explain in two sentences what a context window is.",
   chosen: null,
@@ -2039,7 +2067,7 @@ const playgroundState = {
 
 async function playgroundView(root) {
   title("Playground");
-  const backends = await backendList();
+  const [backends, info] = await Promise.all([backendList(), endpointsInfo()]);
   const st = playgroundState;
   if (!st.chosen) st.chosen = new Set(backends.slice(0, 2).map((b) => b.spec));
   const prompt = h("textarea", { name: "prompt", rows: 4, maxlength: 20000, required: true, "aria-label": "Prompt" });
@@ -2054,7 +2082,7 @@ async function playgroundView(root) {
         { class: "check" },
         h("input", { type: "checkbox", name: "model", value: b.spec, checked: st.chosen.has(b.spec) }),
         h("span", {}, b.label),
-        badge(b.backend, "backend"),
+        ...modelBadges(b),
       ),
     ),
   );
@@ -2138,9 +2166,8 @@ async function playgroundView(root) {
     pageHead("Playground", [
       "One prompt, several models side by side, streamed as they write. Latency, time to first token, speed and cost are measured per answer.",
     ]),
-    backends.length
-      ? form
-      : h("p", { class: "alert alert-warn" }, "No model is served. Start `llmatlas serve --model SPEC`."),
+    backends.length ? form : h("p", { class: "alert alert-warn" }, "No model is served yet."),
+    addModelHelp(info, !backends.length),
     panes,
   );
   return stop;
@@ -2157,7 +2184,7 @@ const VOTES = [
 
 async function arenaView(root) {
   title("Arena");
-  const backends = await backendList();
+  const [backends, info] = await Promise.all([backendList(), endpointsInfo()]);
   const prompt = h("textarea", { name: "prompt", rows: 3, maxlength: 20000, required: true, "aria-label": "Prompt" });
   prompt.value = "Name three prime numbers and say why each is prime.";
   const maxTokens = numberInput("max_tokens", 128, { min: 1, max: 1024 });
@@ -2269,12 +2296,9 @@ async function arenaView(root) {
       ".",
     ]),
     backends.length < 2
-      ? h(
-          "p",
-          { class: "alert alert-warn" },
-          "The arena needs at least two served models (`llmatlas serve --model SPEC --model SPEC`).",
-        )
+      ? h("p", { class: "alert alert-warn" }, `The arena needs at least two served models; ${backends.length} is served.`)
       : [form, stage],
+    addModelHelp(info, backends.length < 2),
   );
 }
 
