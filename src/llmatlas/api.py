@@ -36,6 +36,7 @@ from llmatlas.estimate.speed import SERVING_EFFICIENCY, SpeedBound, speed_bounds
 
 if TYPE_CHECKING:
     from llmatlas.advise.leaderboard import Leaderboard
+    from llmatlas.advise.requirements import Requirements
     from llmatlas.advise.schema import Recommendation
     from llmatlas.arena.ratings import Rating
     from llmatlas.arena.store import ArenaStore
@@ -658,7 +659,7 @@ def _worker_resources(model: CampaignModel, catalog: Catalog | None) -> Resource
 
 
 def recommend(
-    requirements: str | Path,
+    requirements: str | Path | Requirements,
     catalog: Catalog,
     *,
     as_of: dt.date | None = None,
@@ -673,22 +674,26 @@ def recommend(
     plan_only: bool = False,
 ) -> Recommendation:
     """Rank the catalog for a requirements file (a path, or a packaged example's name such as
-    ``customer_support_chatbot``), with the scores and API speeds measured in the results store
-    unless ``use_store`` is off. ``as_of`` replays the decision on a past date (it overrides the
-    file's own). With ``eval_shortlist``, the shortlist is measured here first on the weighted tasks
-    (``eval_models``: ``CATALOG_ID=SPEC`` pairs saying how to run a model) and the ranking redone;
-    what was run, skipped and failed is in ``extra["eval"]``. ``on_message`` receives the plan's
-    lines (what runs, what is skipped and why); ``on_event`` the runs' progress. With ``plan_only``
-    nothing runs: ``extra["eval"]["plans"]`` holds each model's :func:`plan_eval` (tokens, time
-    here, API cost) and the ranking is the unmeasured one."""
+    ``customer_support_chatbot``, or :class:`Requirements` already made), with the scores and API
+    speeds measured in the results store unless ``use_store`` is off. ``as_of`` replays the
+    decision on a past date (it overrides the file's own). With ``eval_shortlist``, the shortlist
+    is measured here first on the weighted tasks (``eval_models``: ``CATALOG_ID=SPEC`` pairs saying
+    how to run a model) and the ranking redone; what was run, skipped and failed is in
+    ``extra["eval"]``. ``on_message`` receives the plan's lines (what runs, what is skipped and
+    why); ``on_event`` the runs' progress. With ``plan_only`` nothing runs:
+    ``extra["eval"]["plans"]`` holds each model's :func:`plan_eval` (tokens, time here, API cost)
+    and the ranking is the unmeasured one."""
     from llmatlas.advise.advisor import recommend as rank
     from llmatlas.advise.evaluate import parse_mapping, plan_evals, run_evals
     from llmatlas.advise.measured import api_speed, best_measurements, stored_results
-    from llmatlas.advise.requirements import load_requirements, resolve_requirements
+    from llmatlas.advise.requirements import Requirements, load_requirements, resolve_requirements
 
     say = on_message or (lambda _: None)
-    path = resolve_requirements(requirements)
-    req = load_requirements(path)
+    if isinstance(requirements, Requirements):  # a form's or an upload's, already validated
+        path, req = None, requirements
+    else:
+        path = resolve_requirements(requirements)
+        req = load_requirements(path)
     if as_of is not None:
         req = req.model_copy(update={"as_of": as_of})
     mapping = parse_mapping(list(eval_models or []), catalog)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from llmatlas.catalog.schema import Kind
 from llmatlas.core.errors import InputError
-from llmatlas.core.validation import validate_located
-from llmatlas.core.yamlparse import read_yaml_mapping
+from llmatlas.core.validation import LineIndex, Problem, problems_of, validate_located
+from llmatlas.core.yamlparse import parse_yaml, read_yaml_mapping
 
 # Task categories a requirements file can weight, and the benchmarks that evidence each one
 # (see advise/quality.py). ``long_documents`` is judged by context length, not by a benchmark.
@@ -224,6 +225,41 @@ def load_requirements(path: str | Path) -> Requirements:
     p = Path(path)
     located = read_yaml_mapping(p, "requirements file", "name, use_case, tasks, workload, ...")
     return validate_located(Requirements, located.data, located, p)
+
+
+class InvalidRequirements(InputError):
+    """Requirements text with mistakes: every one, with its field and line (a form marks each)."""
+
+    def __init__(self, problems: list[Problem], source: str) -> None:
+        self.problems = problems
+        first = problems[0]
+        field = ".".join(str(p) for p in first.loc) or None
+        super().__init__(first.msg, path=source, line=first.line, field=field)
+
+
+def parse_requirements(text: str, source: str = "requirements.yaml") -> Requirements:
+    """Requirements from YAML text (an upload); :class:`InvalidRequirements` lists every mistake."""
+    try:
+        located = parse_yaml(text, source)
+    except InputError as exc:
+        raise InvalidRequirements([Problem((), exc.message, exc.line)], source) from None
+    if not isinstance(located.data, dict):
+        raise InvalidRequirements([Problem((), "a requirements file must be a YAML mapping", 1)], source)
+    return checked_requirements(located.data, source, located)
+
+
+def checked_requirements(data: Any, source: str = "requirements", lines: LineIndex | None = None) -> Requirements:
+    """Requirements from parsed data (a form's JSON, a file's YAML); every mistake at once."""
+    try:
+        return Requirements.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequirements(problems_of(Requirements, exc, data, lines), source) from None
+
+
+def requirements_yaml(req: Requirements) -> str:
+    """The requirements as a file ``recommend`` reads back (fields left at their defaults omitted)."""
+    data = req.model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
 # Requirements files packaged with llmatlas, usable by name (``recommend customer_support_chatbot``).

@@ -10,6 +10,7 @@ import difflib
 import inspect
 import typing
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -77,23 +78,40 @@ def _suggest(typed: str, known: list[str]) -> list[str]:
     return [heads[near[0]]] if near else []
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One validation error in words: where (keys, file line) and what is wrong."""
+
+    loc: Loc
+    msg: str
+    line: int | None
+
+
+def _problem(model: type[BaseModel], err: Any, data: Any, lines: LineIndex | None, prefix: Loc) -> Problem:
+    loc = clean_loc(err["loc"], data)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden" and loc:
+        known = keys_at(model, loc)
+        close = _suggest(str(loc[-1]), known)
+        msg = f"unknown key '{loc[-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
+        msg += f"; known keys: {', '.join(known)}" if known else ""
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    full = (*prefix, *loc)
+    return Problem(full, msg, lines.line(full) if lines is not None else None)
+
+
+def problems_of(model: type[BaseModel], exc: ValidationError, data: Any, lines: LineIndex | None) -> list[Problem]:
+    """Every error of a validation, in words and with lines (a form shows each next to its field)."""
+    return [_problem(model, err, data, lines, ()) for err in exc.errors()]
+
+
 def validate_located(model: type[M], data: Any, lines: LineIndex | None, path: str | Path, prefix: Loc = ()) -> M:
     """Validate ``data``; the first error becomes an InputError at its key's line, with a spelling hint."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(err["loc"], data)
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden" and loc:
-            known = keys_at(model, loc)
-            close = _suggest(str(loc[-1]), known)
-            msg = f"unknown key '{loc[-1]}'" + (f" (did you mean '{close[0]}'?)" if close else "")
-            msg += f"; known keys: {', '.join(known)}" if known else ""
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        full = (*prefix, *loc)
-        line = lines.line(full) if lines is not None else None
-        raise InputError(msg, path=path, line=line, field=dotted(full) or None) from None
+        p = _problem(model, exc.errors()[0], data, lines, prefix)
+        raise InputError(p.msg, path=path, line=p.line, field=dotted(p.loc) or None) from None

@@ -42,6 +42,7 @@ from llmatlas.catalog.query import select
 from llmatlas.core.errors import InputError, LlmatlasError
 from llmatlas.estimate.cost import CostEstimate
 from llmatlas.estimate.hardware import Hardware, hardware_table
+from llmatlas.web.advisor_api import Advice, advisor_routes
 from llmatlas.web.schemas import (
     BackendSpec,
     BattleRequest,
@@ -156,6 +157,18 @@ class Pool:
             )
         return out
 
+    def catalog_specs(self) -> dict[str, str]:
+        """Catalog id -> the spec that runs it, for the served models the catalog knows."""
+        out: dict[str, str] = {}
+        for spec in self.specs:
+            cid = self.catalog_id(spec)
+            if cid is not None and cid not in out:
+                out[cid] = self._real[spec]
+        return out
+
+    def public(self, spec: str) -> str:
+        return public_spec(spec)
+
     def catalog_id(self, spec: str) -> str | None:
         return catalog_id_for_spec(spec, self.catalog)
 
@@ -240,6 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Catalog, estimators, leaderboard, playground and arena of llmatlas, as JSON.",
     )
     app.state.settings, app.state.pool, app.state.arena, app.state.catalog = cfg, pool, arena, catalog
+    app.include_router(advisor_routes(Advice(catalog, pool, cfg.journal_path)))
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llmatlas.advise.requirements import Requirements
+from llmatlas.advise.schema import Recommendation
 from llmatlas.engine.results import Output
 
 
@@ -79,3 +81,92 @@ class VoteResult(BaseModel):
     winner: str
     model_a: str
     model_b: str
+
+
+# ------------------------------------------------------------------ advisor
+
+
+class ExampleInfo(BaseModel):
+    """A shipped requirements file: its name (for ``recommend NAME``), title, use case and text."""
+
+    name: str
+    title: str
+    use_case: str
+    yaml: str
+    requirements: Requirements
+
+
+class AdviceRequest(_Strict):
+    """Requirements, in exactly one of three ways: a shipped example, a file's text, the form."""
+
+    example: str | None = Field(None, max_length=100, description="A shipped example's name.")
+    yaml: str | None = Field(None, max_length=200_000, description="A requirements file's text.")
+    filename: str | None = Field(None, max_length=200, description="The uploaded file's name, for errors.")
+    requirements: Requirements | None = Field(None, description="The requirements as JSON (the form).")
+
+    @model_validator(mode="after")
+    def _one(self) -> AdviceRequest:
+        given = [k for k in ("example", "yaml", "requirements") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of example, yaml or requirements")
+        return self
+
+
+class CheckRequest(_Strict):
+    """Requirements to check before ranking: a file's text, or the form's fields as JSON."""
+
+    yaml: str | None = Field(None, max_length=200_000)
+    filename: str | None = Field(None, max_length=200)
+    requirements: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CheckRequest:
+        if (self.yaml is None) == (self.requirements is None):
+            raise ValueError("give exactly one of yaml or requirements")
+        return self
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]  # the field inside the requirements ([] for the whole file)
+    msg: str
+    line: int | None = None  # the file's line, for an upload
+
+
+class CheckResult(BaseModel):
+    """Valid requirements (to rank with), or every mistake with its field and line."""
+
+    ok: bool
+    problems: list[FieldProblem]
+    requirements: Requirements | None = None
+
+
+class ChartView(BaseModel):
+    """One of the report's charts, as an image URL (an SVG inside a data: URL)."""
+
+    key: str
+    title: str
+    caption: str
+    image: str
+
+
+class MeasurePlan(BaseModel):
+    """What "measure the shortlist" would run here, and which models it cannot reach (and why)."""
+
+    runs: list[dict[str, str]]  # {model, spec, task}
+    skipped: list[str]
+
+
+class AdviceView(BaseModel):
+    """A recommendation as the advisor page shows it: the answer, its charts, its downloads."""
+
+    id: str
+    recommendation: Recommendation
+    requirements_yaml: str
+    charts: list[ChartView]
+    downloads: dict[str, str]  # html, md, json, requirements -> URL
+    measure: MeasurePlan
+    filter_names: dict[str, str]  # an exclusion's filter key -> its name in words
+
+
+class MeasureRequest(_Strict):
+    limit: int = Field(20, ge=1, le=2000, description="Items per task and model (the first N).")

@@ -252,6 +252,42 @@ async function postJSON(path, body, signal) {
   return res.json();
 }
 
+/** POST JSON and read the server-sent events of the reply, calling ``handle`` with each event's data. */
+async function postEvents(path, body, handle, signal) {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!res.ok) throw new ApiError(res.status, await errorDetail(res));
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const line = (text) => {
+    if (!text.startsWith("data:")) return;
+    let ev;
+    try {
+      ev = JSON.parse(text.slice(5).trim());
+    } catch {
+      return;
+    }
+    handle(ev);
+  };
+  for (;;) {
+    const { value: chunk, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      line(buffer.slice(0, nl).replace(/\r$/, ""));
+      buffer = buffer.slice(nl + 1);
+    }
+  }
+  buffer += decoder.decode();
+  if (buffer) line(buffer.trim());
+}
+
 const cache = new Map();
 function cached(key, load) {
   if (!cache.has(key)) {
@@ -285,6 +321,7 @@ function fxRates() {
 // ------------------------------------------------------------------ router
 
 const routes = {
+  advisor: advisorView,
   catalog: catalogView,
   model: modelView,
   calc: calcView,
@@ -333,6 +370,593 @@ async function route() {
 
 function title(text) {
   document.title = text ? `${text} · llmatlas` : "llmatlas";
+}
+
+// ------------------------------------------------------------------ advisor
+
+const TASK_CATEGORIES = [
+  ["reasoning", "Reasoning"],
+  ["knowledge", "Knowledge"],
+  ["math", "Math"],
+  ["coding", "Coding"],
+  ["chat", "Chat"],
+  ["chinese", "Chinese"],
+  ["medical", "Medical"],
+  ["classification", "Classification"],
+  ["long_documents", "Long documents"],
+];
+const CRITERIA = ["quality", "cost", "speed", "context", "languages"];
+const advisorState = { example: "customer_support_chatbot", base: null, view: null, limit: 20 };
+
+/** A form control bound to a requirements path ("workload.input_tokens"), with room for its error. */
+function reqField(label, path, control, hint) {
+  control.dataset.path = path;
+  const el = field(label, control, hint);
+  el.dataset.path = path;
+  el.append(h("small", { class: "field-error", "aria-live": "polite" }));
+  return el;
+}
+
+function textInput(name, opts = {}) {
+  return h("input", {
+    type: "text",
+    name,
+    maxlength: opts.max ?? 500,
+    required: opts.required,
+    placeholder: opts.placeholder,
+  });
+}
+
+function optNumber(name, opts = {}) {
+  const el = numberInput(name, "", opts);
+  el.required = false;
+  return el;
+}
+
+function checkbox(name) {
+  return h("input", { type: "checkbox", name });
+}
+
+function getPath(obj, path) {
+  return path.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), obj);
+}
+
+function setPath(obj, path, value) {
+  const keys = path.split(".");
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== "object" || o[k] === null) o[k] = {};
+    o = o[k];
+  }
+  if (value === undefined) delete o[keys.at(-1)];
+  else o[keys.at(-1)] = value;
+}
+
+/** The requirements form: the same fields as a requirements file (those not shown are kept as loaded). */
+function requirementsForm() {
+  const controls = [];
+  const add = (label, path, control, hint) => {
+    controls.push(control);
+    return reqField(label, path, control, hint);
+  };
+  const hostingMode = select("hosting.mode", [
+    ["either", "API or self-hosted"],
+    ["api", "API only"],
+    ["self-host", "Self-hosted only"],
+  ]);
+  const el = h(
+    "form",
+    { class: "req-form", novalidate: true },
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Application"),
+      add("Name", "name", textInput("name", { max: 200 })),
+      add("Use case", "use_case", h("textarea", { name: "use_case", rows: 2, maxlength: 2000 })),
+      add("Languages", "languages", textInput("languages", { placeholder: "English, Chinese" }), "comma-separated"),
+      add("Min. context (tokens)", "min_context", optNumber("min_context", { min: 1 })),
+    ),
+    h(
+      "fieldset",
+      { class: "task-weights" },
+      h("legend", {}, "Tasks (weights)"),
+      TASK_CATEGORIES.map(([k, label]) => add(label, `tasks.${k}`, optNumber(`tasks.${k}`, { step: 0.05 }))),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Workload and budget"),
+      add(
+        "Requests per day",
+        "workload.requests_per_day",
+        optNumber("workload.requests_per_day", { min: 0, step: "any" }),
+      ),
+      add("Input tokens / request", "workload.input_tokens", optNumber("workload.input_tokens", { min: 1 })),
+      add("Output tokens / request", "workload.output_tokens", optNumber("workload.output_tokens", { min: 1 })),
+      add("Budget (USD / month)", "budget_usd_per_month", optNumber("budget_usd_per_month", { step: "any" })),
+      add("Max. seconds per request", "latency.max_seconds", optNumber("latency.max_seconds", { step: "any" })),
+    ),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Hosting and license"),
+      add("Hosting", "hosting.mode", hostingMode),
+      add(
+        "GPU",
+        "hosting.hardware.gpu",
+        textInput("hosting.hardware.gpu", { max: 60, placeholder: "a100-80gb" }),
+        "optional",
+      ),
+      add("GPUs", "hosting.hardware.count", optNumber("hosting.hardware.count", { min: 1, max: 64 })),
+      add(
+        "Your $/GPU-hour",
+        "hosting.hardware.gpu_hour_usd",
+        optNumber("hosting.hardware.gpu_hour_usd", { step: "any" }),
+        "default: the hardware table's",
+      ),
+      add("Data stays on premises", "on_premises", checkbox("on_premises")),
+      add("Commercial use", "commercial_use", checkbox("commercial_use")),
+      add("Fine-tuning needed", "fine_tuning", checkbox("fine_tuning")),
+    ),
+    h(
+      "fieldset",
+      { class: "criteria-weights" },
+      h("legend", {}, "Ranking weights"),
+      CRITERIA.map((c) => add(humanize(c), `weights.${c}`, optNumber(`weights.${c}`, { step: 0.05 }))),
+      add("Shortlist size", "shortlist", optNumber("shortlist", { min: 1, max: 50 })),
+    ),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "submit", class: "btn btn-primary", id: "advise" }, "Recommend"),
+    ),
+  );
+
+  const fillFrom = (req) => {
+    for (const c of controls) {
+      const v = getPath(req, c.dataset.path);
+      if (c.type === "checkbox") c.checked = Boolean(v);
+      else if (c.dataset.path === "languages") c.value = (v || []).join(", ");
+      else c.value = v === undefined || v === null ? "" : String(v);
+    }
+    if (!req.hosting || !req.hosting.mode) hostingMode.value = "either";
+  };
+
+  /** The requirements: the loaded ones (fields the form lacks are kept) with the form's values. */
+  const read = (base) => {
+    const req = structuredClone(base || {});
+    for (const c of controls) {
+      const path = c.dataset.path;
+      let v;
+      if (c.type === "checkbox") v = c.checked;
+      else if (path === "languages")
+        v = c.value
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean);
+      else if (c.type === "number") v = c.value.trim() === "" ? undefined : Number(c.value);
+      else v = c.value.trim() === "" ? undefined : c.value.trim();
+      setPath(req, path, v);
+    }
+    if (req.tasks) for (const k of Object.keys(req.tasks)) if (req.tasks[k] === undefined) delete req.tasks[k];
+    const hw = req.hosting && req.hosting.hardware;
+    if (hw && !hw.gpu && !hw.memory) delete req.hosting.hardware;
+    if (req.latency && req.latency.max_seconds === undefined && req.latency.min_tokens_per_s === undefined)
+      delete req.latency;
+    return req;
+  };
+
+  /** Each error next to its field (or its nearest shown parent); the rest in the list given. */
+  const showErrors = (problems, list) => {
+    for (const e of el.querySelectorAll(".field-error")) e.textContent = "";
+    for (const f of el.querySelectorAll(".field.invalid")) f.classList.remove("invalid");
+    const rest = [];
+    for (const p of problems) {
+      let path = p.path;
+      let target = null;
+      while (path && !(target = el.querySelector(`.field[data-path="${CSS.escape(path)}"]`)))
+        path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+      if (target) {
+        target.classList.add("invalid");
+        const slot = target.querySelector(".field-error");
+        slot.textContent = slot.textContent ? `${slot.textContent}; ${p.msg}` : p.msg;
+      } else rest.push(p);
+    }
+    fill(
+      list,
+      rest.map((p) => h("li", {}, p.where ? `${p.where}: ${p.msg}` : p.msg)),
+    );
+    const first = el.querySelector(".field.invalid input, .field.invalid textarea, .field.invalid select");
+    if (first) first.focus();
+  };
+  return { el, fillFrom, read, showErrors };
+}
+
+/** The check's problems for the page: the field's path, and the file's line for an upload. */
+function problemsOf(found, filename) {
+  return found.map((p) => {
+    const path = p.loc.join(".");
+    const where = [p.line ? `${filename || "requirements.yaml"} line ${p.line}` : "", path].filter(Boolean).join(", ");
+    return { path: filename ? "" : path, msg: p.msg, where };
+  });
+}
+
+/** Check the requirements (every mistake at once, no error status), then rank with them. */
+async function adviseOn(body) {
+  if (body.example) return postJSON("/api/advisor/recommend", body);
+  const checked = await postJSON("/api/advisor/check", body);
+  if (!checked.ok) {
+    const err = new Error("the requirements have mistakes");
+    err.problems = problemsOf(checked.problems, body.filename);
+    throw err;
+  }
+  return postJSON("/api/advisor/recommend", { requirements: checked.requirements });
+}
+
+function factText(f, kind) {
+  if (!f || (f.value === null && !f.text)) return na(f && f.note ? f.note : "not known");
+  if (f.text) return f.text;
+  if (kind === "money") return money(f.value);
+  if (kind === "seconds") return seconds(f.value);
+  return num(f.value, 1) + (f.unit ? ` ${f.unit}` : "");
+}
+
+function sourceList(rec, ids) {
+  const items = [...new Set(ids)].map((id) => rec.sources[id]).filter(Boolean);
+  if (!items.length) return null;
+  return h(
+    "ul",
+    { class: "source-list" },
+    items.map((src) =>
+      h(
+        "li",
+        {},
+        externalLink(src.url, src.title),
+        src.as_of ? h("span", { class: "muted" }, ` (${src.as_of})`) : null,
+      ),
+    ),
+  );
+}
+
+function shortlistTable(rec) {
+  const rows = rec.candidates.slice(0, rec.requirements.shortlist).map((c) => {
+    const ev = c.quality.evidence;
+    return h(
+      "tr",
+      { dataset: { model: c.model } },
+      h("td", { class: "num" }, String(c.rank)),
+      h("td", {}, h("a", { href: modelHref(c.model) }, c.name), h("div", { class: "muted small mono" }, c.model)),
+      h("td", {}, c.deployment_text),
+      h(
+        "td",
+        { class: "num" },
+        factText(c.quality),
+        " ",
+        ev === "measured" || ev === "reported" ? evidenceBadge(ev) : badge(ev, "unknown"),
+      ),
+      h("td", { class: "num" }, factText(c.monthly_cost, "money")),
+      h("td", { class: "num" }, factText(c.speed)),
+      h("td", { class: "num" }, factText(c.latency, "seconds")),
+      h("td", { class: "num" }, num(c.total * 100, 0)),
+    );
+  });
+  return tableOf(
+    [
+      ["#", true],
+      ["Model"],
+      ["Deployment"],
+      ["Quality", true],
+      ["Cost / month", true],
+      ["Speed", true],
+      ["Latency", true],
+      ["Score", true],
+    ],
+    rows,
+    "shortlist",
+  );
+}
+
+function candidateDetails(rec) {
+  return rec.candidates.slice(0, rec.requirements.shortlist).map((c) =>
+    h(
+      "details",
+      { class: "candidate" },
+      h("summary", {}, `${c.rank}. ${c.name} — ${c.deployment_text}`),
+      c.warnings.length
+        ? h(
+            "ul",
+            { class: "warnings" },
+            c.warnings.map((w) => h("li", {}, w)),
+          )
+        : null,
+      h(
+        "ul",
+        { class: "criteria" },
+        c.criteria.map((k) => h("li", {}, h("strong", {}, `${humanize(k.criterion)}: `), k.explanation)),
+      ),
+      h("p", { class: "muted small" }, "Sources:"),
+      sourceList(rec, [
+        ...c.quality.sources,
+        ...c.monthly_cost.sources,
+        ...c.speed.sources,
+        ...c.context.sources,
+        ...c.tasks.flatMap((t) => t.benchmarks.flatMap((b) => b.sources)),
+      ]),
+    ),
+  );
+}
+
+function exclusionGroups(view) {
+  const groups = new Map();
+  for (const e of view.recommendation.excluded) {
+    if (!groups.has(e.filter)) groups.set(e.filter, []);
+    groups.get(e.filter).push(e);
+  }
+  return [...groups].map(([key, list]) =>
+    h(
+      "details",
+      { class: "exclusion-group", dataset: { filter: key } },
+      h("summary", {}, `${view.filter_names[key] || humanize(key)} — ${list.length}`),
+      h(
+        "ul",
+        {},
+        list.map((e) => h("li", {}, h("span", { class: "mono" }, e.model), ": ", e.reason)),
+      ),
+    ),
+  );
+}
+
+function sensitivityTable(rec) {
+  const rows = rec.sensitivity.map((s) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, humanize(s.criterion)),
+      h("td", { class: "num" }, `×${s.factor}`),
+      h("td", {}, s.top, s.top_changed ? badge("changes the first choice", "warn") : null),
+      h("td", {}, s.changes.map((c) => `${c.model} ${c.rank}→${c.new_rank}`).join(", ") || "—"),
+    ),
+  );
+  return [
+    h(
+      "p",
+      {},
+      rec.stable ? "Stable: no ±20% change of one weight changes the first choice." : "Not stable: see below.",
+    ),
+    tableOf([["Weight"], ["Change", true], ["First choice"], ["Rank changes in the shortlist"]], rows, "sensitivity"),
+  ];
+}
+
+function downloadLinks(view) {
+  const labels = {
+    html: "Report (HTML)",
+    md: "Report (Markdown)",
+    json: "Report (JSON)",
+    requirements: "Requirements (YAML)",
+  };
+  return h(
+    "p",
+    { class: "downloads" },
+    Object.entries(view.downloads).map(([k, url]) =>
+      h("a", { href: url, download: "", class: "btn btn-quiet", dataset: { download: k } }, labels[k] || k),
+    ),
+  );
+}
+
+function measurePanel(view, onDone) {
+  const plan = view.measure;
+  const limit = numberInput("limit", advisorState.limit, { min: 1, max: 2000 });
+  const go = h(
+    "button",
+    { type: "button", class: "btn btn-primary", id: "measure", disabled: !plan.runs.length },
+    "Measure the shortlist",
+  );
+  const bar = h("progress", { max: 1, value: 0, class: "measure-bar" });
+  const log = h("ul", { class: "measure-log", "aria-live": "polite" });
+  const status = h("p", { class: "measure-status" });
+  go.addEventListener("click", async () => {
+    const n = readInt(go.closest(".panel"), "limit", 1, 2000);
+    if (n === null) return (status.textContent = "Items: a whole number from 1 to 2000.");
+    advisorState.limit = n;
+    go.disabled = true;
+    fill(log);
+    const runs = plan.runs.length;
+    let finished = 0;
+    bar.max = runs;
+    bar.value = 0;
+    status.textContent = `Measuring: ${runs} runs of ${n} items…`;
+    let done = false;
+    try {
+      await postEvents(`/api/advisor/${enc(view.id)}/measure`, { limit: n }, (ev) => {
+        if (ev.type === "message") append(log, h("li", {}, ev.text));
+        else if (ev.type === "run") status.textContent = `${ev.model} · ${ev.task}: ${ev.done}/${ev.total}`;
+        else if (ev.type === "progress") {
+          bar.value = finished + (ev.todo ? ev.done / ev.todo : 0);
+          status.textContent = `${ev.task}: ${ev.done}/${ev.todo} scored`;
+        } else if (ev.type === "finished") {
+          finished += 1;
+          bar.value = finished;
+          append(log, h("li", {}, `${ev.task}: ${ev.n} items, run ${String(ev.run_id).slice(0, 12)}`));
+        } else if (ev.type === "done") {
+          done = true;
+          status.textContent = "Measured; ranked again with the measured scores.";
+          onDone(ev);
+        } else if (ev.type === "error") {
+          status.textContent = `Error: ${ev.message}`;
+        }
+      });
+    } catch (err) {
+      status.textContent = `Error: ${errorText(err)}`;
+    } finally {
+      if (!done) go.disabled = false;
+    }
+  });
+  return section(
+    "Measure the shortlist",
+    { id: "measure-panel" },
+    h(
+      "p",
+      { class: "muted" },
+      "Run the weighted tasks here on the shortlisted models this server can reach (the embedded and packaged models, your endpoints, APIs whose key is set), then rank again with the measured scores.",
+    ),
+    plan.runs.length
+      ? h(
+          "ul",
+          {},
+          plan.runs.map((r) => h("li", {}, h("span", { class: "mono" }, r.model), ` on ${r.task} (${r.spec})`)),
+        )
+      : h("p", { class: "alert alert-warn" }, "None of the shortlisted models can be run from this server."),
+    plan.skipped.length
+      ? h(
+          "details",
+          {},
+          h("summary", {}, `Not reachable: ${plan.skipped.length}`),
+          h(
+            "ul",
+            {},
+            plan.skipped.map((w) => h("li", {}, w)),
+          ),
+        )
+      : null,
+    h("div", { class: "row" }, field("Items per task", limit), h("div", { class: "actions" }, go)),
+    bar,
+    status,
+    log,
+  );
+}
+
+function adviceResult(view, onMeasured) {
+  const rec = view.recommendation;
+  const measured = rec.extra && rec.extra.eval;
+  return h(
+    "div",
+    { class: "advice", dataset: { id: view.id } },
+    section(
+      "Summary",
+      { id: "summary" },
+      measured ? h("p", { class: "alert alert-ok" }, `Ranked with ${measured.runs.length} runs measured here.`) : null,
+      h(
+        "ul",
+        { class: "summary" },
+        rec.summary.map((line) => h("li", {}, line)),
+      ),
+      downloadLinks(view),
+    ),
+    section(
+      `Shortlist (${Math.min(rec.candidates.length, rec.requirements.shortlist)} of ${rec.considered} considered)`,
+      { id: "shortlist" },
+      rec.candidates.length
+        ? shortlistTable(rec)
+        : h("p", { class: "alert alert-warn" }, "No model passed the filters."),
+      candidateDetails(rec),
+    ),
+    section(
+      "Charts",
+      { id: "charts" },
+      view.charts.map((c) =>
+        h(
+          "figure",
+          { class: "chart", dataset: { chart: c.key } },
+          h("img", { src: c.image, alt: c.title }),
+          h("figcaption", {}, h("strong", {}, c.title), " ", c.caption),
+        ),
+      ),
+    ),
+    section(`Excluded (${rec.excluded.length})`, { id: "excluded" }, exclusionGroups(view)),
+    section("Sensitivity", { id: "sensitivity" }, sensitivityTable(rec)),
+    section(
+      "Assumptions",
+      { id: "assumptions" },
+      h(
+        "ul",
+        {},
+        rec.assumptions.map((a) => h("li", {}, a)),
+      ),
+    ),
+    measurePanel(view, onMeasured),
+  );
+}
+
+async function advisorView(root) {
+  title("Advisor");
+  const st = advisorState;
+  const examples = await cached("examples", () => api("/api/advisor/examples"));
+  const form = requirementsForm();
+  const problems = h("ul", { class: "problems", role: "alert" });
+  const message = h("p", { class: "form-message", "aria-live": "polite" });
+  const result = h("div", { class: "advice-result" });
+  const pick = select(
+    "example",
+    examples.map((e) => [e.name, e.title]),
+    st.example,
+  );
+  const upload = h("input", { type: "file", name: "upload", accept: ".yaml,.yml,text/yaml" });
+
+  const show = (view) => {
+    st.view = view;
+    st.base = view.recommendation.requirements;
+    form.fillFrom(st.base);
+    fill(result, adviceResult(view, show));
+    message.textContent = "";
+  };
+  const run = async (body, what) => {
+    message.textContent = `Ranking the catalog for ${what}…`;
+    form.showErrors([], problems);
+    fill(result, h("p", { class: "muted loading" }, "Ranking…"));
+    try {
+      show(await adviseOn(body));
+    } catch (err) {
+      fill(result);
+      message.textContent = "";
+      if (err.problems) form.showErrors(err.problems, problems);
+      else fill(problems, h("li", {}, errorText(err)));
+    }
+  };
+
+  const useExample = h("button", { type: "button", class: "btn", id: "use-example" }, "Use this example");
+  useExample.addEventListener("click", () => {
+    st.example = pick.value;
+    run({ example: pick.value }, `the example “${pick.selectedOptions[0].textContent}”`);
+  });
+  upload.addEventListener("change", async () => {
+    const file = upload.files[0];
+    if (!file) return;
+    if (file.size > 200_000)
+      return fill(problems, h("li", {}, "That file is over 200 KB; a requirements file is a page of YAML."));
+    run({ yaml: await file.text(), filename: file.name }, file.name);
+    upload.value = "";
+  });
+  form.el.addEventListener("submit", (e) => {
+    e.preventDefault();
+    run({ requirements: form.read(st.base) }, "your requirements");
+  });
+
+  append(
+    root,
+    pageHead("Advisor", [
+      "Describe the application; get a ranked shortlist with every number's source, what was excluded and why, how stable the choice is, and the report to share. Start from an example, upload a requirements file, or fill in the form.",
+    ]),
+    section(
+      "Requirements",
+      { id: "requirements" },
+      h(
+        "div",
+        { class: "row start-from" },
+        field("Start from an example", pick),
+        h("div", { class: "actions" }, useExample),
+        field("…or upload a requirements file", upload, "YAML, as `llmatlas recommend FILE` reads"),
+      ),
+      problems,
+      form.el,
+      message,
+    ),
+    result,
+  );
+  if (st.view) show(st.view);
+  else {
+    st.base = (examples.find((e) => e.name === st.example) || examples[0] || {}).requirements || {};
+    form.fillFrom(st.base);
+  }
 }
 
 // ------------------------------------------------------------------ catalog
@@ -879,7 +1503,8 @@ function stat(label, content, title) {
 function lifecycleNote(lc) {
   if (!lc || lc.status === null) return null;
   const cls = lc.status === "retired" ? "lifecycle bad" : lc.status === "deprecated" ? "lifecycle warn" : "lifecycle";
-  const src = lc.source && /^https?:\/\//.test(lc.source) ? h("a", { href: lc.source, rel: "noreferrer" }, "source") : null;
+  const src =
+    lc.source && /^https?:\/\//.test(lc.source) ? h("a", { href: lc.source, rel: "noreferrer" }, "source") : null;
   return h(
     "p",
     { class: cls, id: "lifecycle" },
@@ -1056,7 +1681,14 @@ function costResult(e, pricing = []) {
   }
   const perRequest = e.requests ? e.total_usd / e.requests : null;
   if (e.provider && !e.first_party)
-    rows.push(h("p", { class: "source", id: "offer" }, `Cheapest offer: via ${e.provider}`, e.quantization ? ` (${e.quantization})` : ""));
+    rows.push(
+      h(
+        "p",
+        { class: "source", id: "offer" },
+        `Cheapest offer: via ${e.provider}`,
+        e.quantization ? ` (${e.quantization})` : "",
+      ),
+    );
   rows.push(
     h(
       "div",
@@ -1123,7 +1755,10 @@ function offersTable(offers) {
       : `${money(o.input_per_m, o.currency || "USD")} / ${money(o.output_per_m, o.currency || "USD")}`;
   const speed = (o) =>
     o.output_tokens_per_s || o.ttft_s !== null
-      ? [o.output_tokens_per_s ? `${num(o.output_tokens_per_s, 0)} tok/s` : "", o.ttft_s !== null ? ` TTFT ${o.ttft_s} s` : ""]
+      ? [
+          o.output_tokens_per_s ? `${num(o.output_tokens_per_s, 0)} tok/s` : "",
+          o.ttft_s !== null ? ` TTFT ${o.ttft_s} s` : "",
+        ]
       : na("not published");
   const kind = (ev) =>
     ev === "dataset"
@@ -1132,7 +1767,17 @@ function offersTable(offers) {
         ? badge("third-party copy", "secondary", "from a third-party copy of the provider's page")
         : null;
   return tableOf(
-    [["Provider"], ["Model id there"], ["In / out per 1M", true], ["Context", true], ["Format"], ["Regions"], ["Status"], ["Speed"], ["Source"]],
+    [
+      ["Provider"],
+      ["Model id there"],
+      ["In / out per 1M", true],
+      ["Context", true],
+      ["Format"],
+      ["Regions"],
+      ["Status"],
+      ["Speed"],
+      ["Source"],
+    ],
     sorted.map((o) =>
       h(
         "tr",
@@ -1140,12 +1785,31 @@ function offersTable(offers) {
         h("td", {}, o.first_party ? `${o.provider_name} (own API)` : o.provider_name),
         h("td", {}, h("code", {}, o.provider_model_id || "")),
         h("td", { class: "num" }, price(o)),
-        h("td", { class: "num" }, or(o.context_tokens, (v) => num(v, 0))),
+        h(
+          "td",
+          { class: "num" },
+          or(o.context_tokens, (v) => num(v, 0)),
+        ),
         h("td", {}, o.quantization || na("undisclosed")),
         h("td", {}, o.regions ? o.regions.join(", ") : na("undisclosed")),
-        h("td", {}, o.status === "retired" ? badge(o.status_text, "status-retired") : o.status ? o.status_text : na("undisclosed")),
+        h(
+          "td",
+          {},
+          o.status === "retired"
+            ? badge(o.status_text, "status-retired")
+            : o.status
+              ? o.status_text
+              : na("undisclosed"),
+        ),
         h("td", {}, speed(o)),
-        h("td", {}, externalLink(o.price_source || o.source, "source"), " ", kind(o.price_evidence || o.evidence), o.as_of ? h("span", { class: "as-of" }, ` ${o.as_of}`) : null),
+        h(
+          "td",
+          {},
+          externalLink(o.price_source || o.source, "source"),
+          " ",
+          kind(o.price_evidence || o.evidence),
+          o.as_of ? h("span", { class: "as-of" }, ` ${o.as_of}`) : null,
+        ),
       ),
     ),
     "offers",
@@ -1970,14 +2634,7 @@ async function streamInto(p, body, signal) {
   setStatus(p, "running", "starting…");
   let text = "";
   let finished = false;
-  const handle = (line) => {
-    if (!line.startsWith("data:")) return;
-    let ev;
-    try {
-      ev = JSON.parse(line.slice(5).trim());
-    } catch {
-      return;
-    }
+  const handle = (ev) => {
     if (ev.type === "delta") {
       if (!text) setStatus(p, "running", "streaming…");
       text += ev.text;
@@ -1999,28 +2656,7 @@ async function streamInto(p, body, signal) {
     }
   };
   try {
-    const res = await fetch("/api/generate/stream", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify(body),
-      signal,
-    });
-    if (!res.ok) throw new ApiError(res.status, await errorDetail(res));
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value: chunk, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        handle(buffer.slice(0, nl).replace(/\r$/, ""));
-        buffer = buffer.slice(nl + 1);
-      }
-    }
-    buffer += decoder.decode();
-    if (buffer) handle(buffer.trim());
+    await postEvents("/api/generate/stream", body, handle, signal);
     if (!finished) showError(p, "the stream ended before the model finished");
   } catch (err) {
     if (signal.aborted) {
@@ -2050,7 +2686,9 @@ function addModelHelp(info, open = false) {
       ". API keys stay in environment variables: the file names the variable, never the key, and no key reaches this page.",
     ),
     h("pre", { class: "example" }, info.example),
-    info.demo ? h("p", { class: "muted small" }, "Demo mode: the mock models give canned answers, not a model's.") : null,
+    info.demo
+      ? h("p", { class: "muted small" }, "Demo mode: the mock models give canned answers, not a model's.")
+      : null,
   );
 }
 
@@ -2296,7 +2934,11 @@ async function arenaView(root) {
       ".",
     ]),
     backends.length < 2
-      ? h("p", { class: "alert alert-warn" }, `The arena needs at least two served models; ${backends.length} is served.`)
+      ? h(
+          "p",
+          { class: "alert alert-warn" },
+          `The arena needs at least two served models; ${backends.length} is served.`,
+        )
       : [form, stage],
     addModelHelp(info, backends.length < 2),
   );
