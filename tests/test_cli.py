@@ -250,3 +250,23 @@ def test_license_terms_read_as_one_sentence() -> None:
     )
     out = runner.invoke(app, ["recommend", "onprem_code_assistant", "--no-measured"], env={"COLUMNS": "200"})
     assert "only if" not in out.output
+
+
+def test_progress_bar_shows_the_results_items_per_second_for_a_reused_run(tmp_path: Path) -> None:
+    """A reused run's bar jumps to N/N at once: its items/s is the result's (the original run's), not '…'."""
+    from rich.console import Console
+
+    from llmatlas.backends.registry import load_backend
+    from llmatlas.cli.progress import ProgressView
+    from llmatlas.engine.journal import Journal
+    from llmatlas.engine.runner import EvalConfig, run_task
+
+    data = str(Path(__file__).parent / "data")
+    journal = Journal(tmp_path / "j.sqlite")
+    first = run_task(load_backend("mock:alpha?delay=0.01"), "arc_easy", EvalConfig(limit=4, data_dir=data), journal)
+    console = Console(record=True, width=120, force_terminal=True)
+    with ProgressView(console) as view:
+        again = run_task(load_backend("mock:alpha"), "arc_easy", EvalConfig(limit=4, data_dir=data), journal, view)
+    assert again.run_id == first.run_id and again.timing.items_per_s == first.timing.items_per_s
+    final = console.export_text().rsplit("arc_easy", 1)[-1]  # the bar's last frame
+    assert f"4/4 {first.timing.items_per_s:.1f} items/s" in final

@@ -13,13 +13,15 @@ from llmatlas.engine.events import RunEvent, RunFinished, RunStarted, SamplesSco
 
 
 class ItemsPerSecond(TextColumn):
-    """Progress column: items/s over the run so far."""
+    """Progress column: items/s over the run so far; once the run ends, the result's own figure
+    (a reused or resumed run reports the rate its items were scored at, not this session's)."""
 
     def __init__(self) -> None:
         super().__init__("")
 
     def render(self, task: Any) -> Text:
-        speed = task.finished_speed or task.speed
+        final = task.fields.get("items_per_s")
+        speed = final if final is not None else task.finished_speed or task.speed
         return Text(f"{speed:.1f} items/s" if speed else "… items/s", style="cyan")
 
 
@@ -61,4 +63,6 @@ class ProgressView:
         elif isinstance(event, SamplesScored) and event.run_id in self.bars:
             self.progress.advance(self.bars[event.run_id], event.n)
         elif isinstance(event, RunFinished) and event.run_id in self.bars:
-            self.progress.stop_task(self.bars[event.run_id])
+            bar = self.bars[event.run_id]
+            self.progress.update(bar, items_per_s=event.result.timing.items_per_s)
+            self.progress.stop_task(bar)
