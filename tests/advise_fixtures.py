@@ -412,6 +412,9 @@ def _llama() -> Candidate:
         capacity_requests_per_s=0.31,
         latency_s=22.8,
         gpu_hour_usd=4.10,
+        gpu_price_basis=(
+            "$4.1/GPU-hour, AWS on-demand p4d.24xlarge, 8-GPU instance at $32.77/h, us-east-1, as of 2024-06-01"
+        ),
         monthly_usd=5986.0,
         breakeven_requests_per_month=1_090_000,
         breakeven_vs="gpt-4o",
@@ -504,6 +507,7 @@ def _mixtral() -> Candidate:
         capacity_requests_per_s=0.52,
         latency_s=15.1,
         gpu_hour_usd=1.006,
+        gpu_price_basis="your gpu_hour_usd",
         monthly_usd=1468.8,
         breakeven_requests_per_month=267_000,
         breakeven_vs="gpt-4o",

@@ -189,6 +189,7 @@ class BreakEvenResult(BreakEven):
     gpu: str
     gpu_name: str
     gpu_hour_usd: float
+    gpu_price_basis: str  # "your gpu_hour_usd", or the hardware table's offer and date
 
 
 def break_even(
@@ -211,16 +212,22 @@ def break_even(
     measured (``throughput``) or the roofline bound × the serving efficiency the advisor uses."""
     api_m, open_m = catalog.get(api_model), catalog.get(open_model)
     hw = get_hardware(gpu)
-    rate = gpu_hour_usd if gpu_hour_usd is not None else hw.price_per_hour_usd
-    if rate is None:
-        raise InputError(f"no price per hour known for {hw.id}; give {option('gpu_hour_usd')}", field="gpu_hour_usd")
-    per_req = offer_costs(catalog, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
-    if per_req.total_usd is None:
-        raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
     mem = estimate_memory(open_m, quant=quant, context=input_tokens + output_tokens, batch=batch)
     min_gpus = 1
     if mem.total_bytes is not None:
         min_gpus = max(1, -(-mem.total_bytes // hw.memory_bytes))
+    if gpu_hour_usd is not None:  # the user's price wins
+        rate, basis = gpu_hour_usd, "your gpu_hour_usd"
+    elif (choice := hw.rental_price(min_gpus)) is not None:  # the table's rule, for one copy's GPUs
+        rate, basis = choice.usd_per_hour, choice.basis
+    else:
+        why = f" ({hw.price_note})" if hw.price_note else ""
+        raise InputError(
+            f"no price per hour known for {hw.id}{why}; give {option('gpu_hour_usd')}", field="gpu_hour_usd"
+        )
+    per_req = offer_costs(catalog, api_m, input_tokens, output_tokens, provider=provider)[0]  # cheapest offer
+    if per_req.total_usd is None:
+        raise InputError(f"{api_m.id}: {per_req.reason}; cannot compare", field="api_model")
     notes = []
     if throughput is None:
         bound = speed_bounds(open_m, hw, quant=quant, context=input_tokens + output_tokens, batch=batch)
@@ -246,6 +253,7 @@ def break_even(
         gpu=hw.id,
         gpu_name=hw.name,
         gpu_hour_usd=rate,
+        gpu_price_basis=basis,
     )
 
 

@@ -20,7 +20,7 @@ from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.schema import Model, Offer, Price
 from llmatlas.estimate.breakeven import HOURS_PER_MONTH, break_even
 from llmatlas.estimate.cost import CostEstimate, offer_cost
-from llmatlas.estimate.hardware import GIB, Hardware, get_hardware, hardware_table, parse_size
+from llmatlas.estimate.hardware import GIB, GpuPrice, Hardware, get_hardware, hardware_table, parse_size
 from llmatlas.estimate.memory import DEFAULT_OVERHEAD_BYTES, estimate_memory
 from llmatlas.estimate.quant import bits_per_weight
 from llmatlas.estimate.speed import SERVING_EFFICIENCY, speed_bounds
@@ -41,21 +41,41 @@ class Rig:
     fixed: bool  # the user named this hardware: it is all there is
     gpu_hour_usd: float | None
     owned: bool
+    price_basis: str | None = None  # where gpu_hour_usd comes from, as a plan prints it
+    offer: GpuPrice | None = None  # the hardware table's price used, when it is one
+
+
+YOUR_PRICE = "your gpu_hour_usd"
+OWNED = "owned hardware: no rental counted (give gpu_hour_usd to count power and amortization)"
+
+
+def _table_rig(hw: Hardware, max_gpus: int, fixed: bool, gpus: int | None, on: dt.date) -> Rig:
+    """A rented rig priced by the hardware table's rule (Hardware.rental_price) on the decision date."""
+    choice = hw.rental_price(gpus, on)
+    if choice is None:
+        return Rig(hw, max_gpus, fixed, None, False)
+    return Rig(hw, max_gpus, fixed, choice.usd_per_hour, False, choice.basis, choice.price)
 
 
 def rigs(req: Requirements) -> list[Rig]:
-    """The user's hardware, or every rentable GPU of the hardware table (priced per hour)."""
+    """The user's hardware, or every rentable GPU of the hardware table (priced per hour).
+
+    A price the user gives wins; owned hardware without one counts no rental; otherwise the
+    table's on-demand price for the GPUs rented is used, and the rig says which offer it is."""
     spec: HardwareSpec | None = req.hosting.hardware
     if spec is None:
         return [
-            Rig(hw, req.hosting.max_gpus, False, hw.price_per_hour_usd, False)
+            _table_rig(hw, req.hosting.max_gpus, False, None, req.on)
             for hw in hardware_table().values()
-            if hw.price_per_hour_usd is not None
+            if hw.rental_price(on=req.on) is not None
         ]
     if spec.gpu is not None:
         hw = get_hardware(spec.gpu)
-        price = spec.gpu_hour_usd if spec.gpu_hour_usd is not None else (None if spec.owned else hw.price_per_hour_usd)
-        return [Rig(hw, spec.count, True, price, spec.owned)]
+        if spec.gpu_hour_usd is not None:
+            return [Rig(hw, spec.count, True, spec.gpu_hour_usd, spec.owned, YOUR_PRICE)]
+        if spec.owned:
+            return [Rig(hw, spec.count, True, None, True, OWNED)]
+        return [_table_rig(hw, spec.count, True, spec.count, req.on)]
     size = parse_size(spec.memory or "")
     hw = Hardware(
         id=f"memory:{spec.memory}",
@@ -65,7 +85,8 @@ def rigs(req: Requirements) -> list[Rig]:
         as_of=dt.date.today(),
         note="bandwidth unknown: speed and capacity cannot be estimated",
     )
-    return [Rig(hw, 1, True, spec.gpu_hour_usd, spec.owned)]
+    basis = YOUR_PRICE if spec.gpu_hour_usd is not None else (OWNED if spec.owned else None)
+    return [Rig(hw, 1, True, spec.gpu_hour_usd, spec.owned, basis)]
 
 
 def _one_request(
@@ -204,7 +225,7 @@ def _option(model: Model, req: Requirements, rig: Rig, k: int, quant: str, api_r
     elif rig.fixed:
         notes.append("capacity unknown: one replica assumed")
     if monthly is None and rig.owned and rig.gpu_hour_usd is None:
-        notes.append("owned hardware: no rental cost counted (give gpu_hour_usd to count power and amortization)")
+        notes.append(OWNED)
     if quant.upper().startswith(("Q", "INT")):
         native = next((q.name for q in model.quantizations if q.native), None)
         released = f"the released {native} weights" if native else "16-bit weights"
@@ -224,6 +245,7 @@ def _option(model: Model, req: Requirements, rig: Rig, k: int, quant: str, api_r
         capacity_requests_per_s=capacity,
         latency_s=latency,
         gpu_hour_usd=rig.gpu_hour_usd,
+        gpu_price_basis=rig.price_basis,
         monthly_usd=monthly if monthly is not None else (0.0 if rig.owned and rig.gpu_hour_usd is None else None),
         breakeven_requests_per_month=be_volume,
         notes=notes,
@@ -314,13 +336,13 @@ def plan_selfhost(model: Model, req: Requirements, api_ref: float = 0.0) -> Plan
 
 
 def plan_fact(plan: SelfHostPlan, book: SourceBook, rig_hw: Hardware | None) -> Fact:
-    """Monthly cost of a self-host plan as a fact with its sources."""
+    """Monthly cost of a self-host plan as a fact with its sources, the GPU price's among them."""
     sources = [book.estimate("selfhost"), book.estimate("memory"), book.estimate("speed")]
     if rig_hw is not None and not rig_hw.id.startswith("memory:"):
         sources.append(book.hardware(rig_hw))
-        price_src = book.hardware_price(rig_hw)
-        if price_src and plan.gpu_hour_usd == rig_hw.price_per_hour_usd:
-            sources.append(price_src)
+        offer = price_used(plan, rig_hw)
+        if offer is not None:
+            sources.append(book.hardware_price(rig_hw, offer))
     gpus = plan.gpus_per_replica * plan.replicas
     if plan.monthly_usd is None:
         return Fact(text="unknown", evidence="unknown", sources=sources, note="no price per GPU-hour known")
@@ -333,13 +355,24 @@ def plan_fact(plan: SelfHostPlan, book: SourceBook, rig_hw: Hardware | None) -> 
             sources=sources,
             note="power and amortization not counted",
         )
+    basis = f" ({plan.gpu_price_basis})" if plan.gpu_price_basis else ""
     return Fact(
         value=plan.monthly_usd,
         text=f"${plan.monthly_usd:,.0f}/month",
         unit="USD/month",
         evidence="estimated",
         sources=sources,
-        note=f"{gpus} × {plan.hardware_name} at ${plan.gpu_hour_usd:g}/GPU-hour × {HOURS_PER_MONTH:g} h",
+        note=f"{gpus} × {plan.hardware_name} at ${plan.gpu_hour_usd:g}/GPU-hour × {HOURS_PER_MONTH:g} h{basis}",
+    )
+
+
+def price_used(plan: SelfHostPlan, hw: Hardware) -> GpuPrice | None:
+    """The hardware table's offer a plan is priced at (None for a user's own price or none)."""
+    if plan.gpu_hour_usd is None or not plan.gpu_price_basis:
+        return None
+    return next(
+        (p for p in hw.prices if p.usd_per_hour == plan.gpu_hour_usd and plan.gpu_price_basis.startswith(p.describe())),
+        None,
     )
 
 

@@ -99,6 +99,8 @@ class SelfHostPlan(BaseModel):
     capacity_requests_per_s: float | None  # per replica
     latency_s: float | None  # one request: prefill + output at the per-sequence decode rate
     gpu_hour_usd: float | None
+    # Where gpu_hour_usd comes from: the hardware table's offer and date, "your gpu_hour_usd", or owned.
+    gpu_price_basis: str | None = None
     monthly_usd: float | None
     breakeven_requests_per_month: float | None = None  # vs the reference API, when there is one
     breakeven_vs: str | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from llmatlas.advise.schema import Source, SourceKind
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.schema import Model, Offer, Sourced
-from llmatlas.estimate.hardware import Hardware
+from llmatlas.estimate.hardware import GpuPrice, Hardware
 
 DOCS = "docs/advisor.md"
 
@@ -74,17 +74,16 @@ class SourceBook:
         url = hw.source if hw.source.startswith(("http://", "https://")) else None
         return self._add(f"hw:{hw.id}", "hardware", f"{hw.name}: memory, bandwidth, peak FLOP/s", url, hw.as_of)
 
-    def hardware_price(self, hw: Hardware) -> str | None:
-        if hw.price_per_hour_usd is None or not hw.price_source:
-            return None
-        url = hw.price_source.split(" ", 1)[0]
-        return self._add(
-            f"hwprice:{hw.id}",
-            "hardware",
-            f"{hw.name}: ${hw.price_per_hour_usd}/GPU-hour — {hw.price_source}",
-            url if url.startswith("http") else None,
-            hw.price_as_of,
-        )
+    def hardware_price(self, hw: Hardware, price: GpuPrice) -> str:
+        """A cloud's on-demand price for the hardware: the provider's page, and the copy it was read from."""
+        size = f", {price.gpus}-GPU instance" if price.gpus > 1 else ""
+        title = f"{hw.name}: ${price.usd_per_hour:g}/GPU-hour on demand — {price.provider} {price.offer}{size}"
+        if price.region:
+            title += f", {price.region}"
+        if price.seen_in:
+            title += f" [third-party copy: {price.seen_in}]"
+        url = price.source if price.source.startswith(("http://", "https://")) else None
+        return self._add(f"hwprice:{hw.id}:{price.provider}:{price.offer}", "hardware", title, url, price.as_of)
 
     def run(self, run_id: str, title: str, when: dt.date | None) -> str:
         return self._add(f"run:{run_id}", "measurement", title, None, when)

@@ -228,8 +228,9 @@ def breakeven(
     api_label = be.api_model if be.api_first_party else f"{be.api_model} via {be.api_provider}"
     console.print(
         f"[bold]{api_label}[/bold] API vs self-hosted [bold]{be.open_model}[/bold] on {be.gpu_name} "
-        f"at ${be.gpu_hour_usd}/GPU-hour"
+        f"at ${be.gpu_hour_usd:g}/GPU-hour"
     )
+    console.print(f"  GPU price: {be.gpu_price_basis}", markup=False, highlight=False)
     console.print(
         f"  workload:  {requests_per_month:,.0f} requests/month of {input_tokens:,} input + {output_tokens:,} output "
         f"tokens [dim](--requests-per-month, --input-tokens, --output-tokens)[/dim]"

@@ -13,7 +13,16 @@ from typing import Literal
 
 from llmatlas.advise import filters
 from llmatlas.advise.requirements import Requirements
-from llmatlas.advise.schema import EVIDENCE_ORDER, Candidate, Evidence, Exclusion, Fact, Recommendation, Source
+from llmatlas.advise.schema import (
+    EVIDENCE_ORDER,
+    Candidate,
+    Evidence,
+    Exclusion,
+    Fact,
+    Recommendation,
+    SelfHostPlan,
+    Source,
+)
 from llmatlas.core import format as fmt
 
 UNKNOWN = "unknown"
@@ -74,6 +83,16 @@ tokens = fmt.tokens
 
 def gib(n: float) -> str:
     return fmt.gib(n, 1, small_in_mib=False)
+
+
+def gpu_price(plan: SelfHostPlan) -> str:
+    """A plan's price per GPU-hour and where it comes from (the table's offer, yours, or owned)."""
+    basis = plan.gpu_price_basis
+    if plan.gpu_hour_usd is None:
+        return basis or "unknown"
+    if basis and basis.startswith("$"):  # the hardware table's offer: it states the figure itself
+        return basis
+    return f"{money(plan.gpu_hour_usd)} per GPU-hour" + (f" ({basis})" if basis else "")
 
 
 def _plain(v: float, unit: str | None) -> str:
@@ -246,7 +265,8 @@ def plan_sources(rec: Recommendation, c: Candidate) -> list[str]:
     if c.plan is None:
         return []
     hw = c.plan.hardware
-    ids = ["est:memory", "est:speed", "est:selfhost", f"hw:{hw}", f"hwprice:{hw}"]
+    ids = ["est:memory", "est:speed", "est:selfhost", f"hw:{hw}"]
+    ids += [s for s in c.monthly_cost.sources if s == f"hwprice:{hw}" or s.startswith(f"hwprice:{hw}:")]  # its price
     return [sid for sid in ids if sid in rec.sources]
 
 

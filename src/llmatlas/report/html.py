@@ -31,6 +31,7 @@ def _env() -> Environment:
         fmt_fact=common.fmt_fact,
         fmt_value=common.fmt_value,
         money=common.money,
+        gpu_price=common.gpu_price,
         tokens=common.tokens,
         gib=common.gib,
         pct=common.pct,

@@ -230,7 +230,7 @@ def _candidate(w: _Writer, c: Candidate, names: dict[str, str]) -> None:
             f"Decode per sequence: {unk(p.decode_tokens_per_s, '{:.1f} tokens/s')}",
             f"Capacity per replica: {unk(p.capacity_requests_per_s, '{:.2f} requests/s')}",
             f"Latency per request: {unk(p.latency_s, '{:.1f} s')}",
-            "GPU price: " + ("unknown" if p.gpu_hour_usd is None else f"{common.money(p.gpu_hour_usd)} per GPU-hour"),
+            "GPU price: " + common.gpu_price(p),
             "Monthly cost: " + ("unknown" if p.monthly_usd is None else common.money(p.monthly_usd)),
         ]
         if p.breakeven_requests_per_month is not None:
