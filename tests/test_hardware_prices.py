@@ -206,3 +206,16 @@ def test_reports_print_the_price_basis_or_say_whose_price_it_is() -> None:
     assert f"GPU price: {table}" in md and f"<dd>{table}</dd>" in html
     assert "GPU price: $1.01 per GPU-hour (your gpu_hour_usd)" in md
     assert "(your gpu_hour_usd)</dd>" in html
+
+
+def test_unnamed_hardware_searches_only_gpus_two_providers_rent() -> None:
+    """A default plan never rests on one provider's price: single-source GPUs are costed only when named."""
+    from llmatlas.advise.deploy import rigs
+    from llmatlas.advise.requirements import EXAMPLES_DIR, load_requirements
+    from llmatlas.estimate.hardware import hardware_table
+
+    req = load_requirements(EXAMPLES_DIR / "bulk_classification.yaml")
+    searched = {r.hw.id for r in rigs(req)}
+    single = {h.id for h in hardware_table().values() if len({p.provider for p in h.prices}) == 1}
+    assert single and not searched & single
+    assert {"a100-80gb", "h100-sxm", "l40s"} <= searched

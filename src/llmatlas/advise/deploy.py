@@ -61,13 +61,15 @@ def rigs(req: Requirements) -> list[Rig]:
     """The user's hardware, or every rentable GPU of the hardware table (priced per hour).
 
     A price the user gives wins; owned hardware without one counts no rental; otherwise the
-    table's on-demand price for the GPUs rented is used, and the rig says which offer it is."""
+    table's on-demand price for the GPUs rented is used, and the rig says which offer it is.
+    Unnamed, only GPUs that two or more providers rent are searched: a default plan does not rest
+    on one provider's price (T4 and RTX 3090 are costed when named)."""
     spec: HardwareSpec | None = req.hosting.hardware
     if spec is None:
         return [
             _table_rig(hw, req.hosting.max_gpus, False, None, req.on)
             for hw in hardware_table().values()
-            if hw.rental_price(on=req.on) is not None
+            if hw.rental_price(on=req.on) is not None and len({p.provider for p in hw.prices}) >= 2
         ]
     if spec.gpu is not None:
         hw = get_hardware(spec.gpu)
