@@ -222,6 +222,8 @@ def test_cost_and_memory_calculators(tab: Tab) -> None:
     assert (
         float(cost.locator("[data-out='output_cost_usd']").get_attribute("data-value") or 0) == want["output_cost_usd"]
     )
+    shown = [cost.locator(f"[data-out='{k}']").inner_text() for k in ("input_cost_usd", "output_cost_usd")]
+    assert sum(float(v.lstrip("$")) for v in shown) == pytest.approx(5.5)  # the parts add up to the total
     assert cost.locator("a.source-link").count() == 1
     # gpt-4o's parameter count is undisclosed: the memory answer says so instead of guessing.
     page.wait_for_selector("[data-calc='memory'] [data-out='total_gib']")

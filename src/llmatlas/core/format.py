@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 SYMBOLS = {"USD": "$", "CNY": "¥"}
 
 
-def money(v: float, currency: str | None = "USD") -> str:
+def money_decimals(v: float) -> int:
     """Money without false precision: whole units from 100, cents below, four decimals under a cent."""
-    sym = SYMBOLS.get((currency or "USD").upper(), "")
     if abs(v) >= 100:
-        return f"{sym}{v:,.0f}"
+        return 0
     if abs(v) >= 0.01 or v == 0:
-        return f"{sym}{v:,.2f}"
-    return f"{sym}{v:.4f}"
+        return 2
+    return 4
+
+
+def money(v: float, currency: str | None = "USD") -> str:
+    sym = SYMBOLS.get((currency or "USD").upper(), "")
+    return f"{sym}{v:,.{money_decimals(v)}f}"
+
+
+def money_parts(parts: Sequence[float], currency: str | None = "USD") -> tuple[list[str], str]:
+    """Parts of a cost and their total, at the total's precision, with the parts rounded so that
+    they add up to the total as shown (largest remainder): "$0.01 + $0.02 = $0.03", never "= $0.04"."""
+    sym = SYMBOLS.get((currency or "USD").upper(), "")
+    total = sum(parts)
+    d = money_decimals(total)
+    scaled = [p * 10**d for p in parts]
+    units = [math.floor(x) for x in scaled]
+    short = round(total * 10**d) - sum(units)
+    for i in sorted(range(len(parts)), key=lambda i: scaled[i] - units[i], reverse=True)[: max(0, short)]:
+        units[i] += 1
+    shown = [f"{sym}{u / 10**d:,.{d}f}" for u in units]
+    return shown, f"{sym}{round(total * 10**d) / 10**d:,.{d}f}"
 
 
 def gib(n: float, decimals: int = 2, *, small_in_mib: bool = True) -> str:

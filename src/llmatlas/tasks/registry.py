@@ -6,8 +6,8 @@ benchmark its results count as, the metric that counts, and the advisor category
 
 Log-likelihood: ``arc_easy``, ``arc_challenge``, ``hellaswag``, ``mmlu`` (0-shot) and ``mmlu_5shot``,
 ``truthfulqa_mc1``, ``truthfulqa_mc2``, ``cmmlu`` and ``cmmlu_5shot``. Generation: ``gsm8k``,
-``gsm8k_cot``, ``humaneval``, ``humaneval_instruct``, ``mt_bench`` (needs ``--judge``). A name that
-is a ``.yaml`` path is a user's task file (``tasks/custom.py``).
+``gsm8k_cot``, ``humaneval``, ``humaneval_instruct``, ``humaneval_instruct_prefill``, ``mt_bench``
+(needs ``--judge``). A name that is a ``.yaml`` path is a user's task file (``tasks/custom.py``).
 """
 
 from __future__ import annotations

@@ -164,6 +164,33 @@ function money(v, currency = "USD") {
   }
 }
 
+/** A cost's parts and total at the total's precision, the parts rounded (largest remainder) so
+ * that they add up to the total as shown. */
+function moneyParts(parts, currency = "USD") {
+  const total = parts.reduce((a, b) => a + b, 0);
+  const abs = Math.abs(total);
+  const d = abs === 0 || abs >= 1 ? 2 : abs >= 0.01 ? 4 : 6;
+  const scale = 10 ** d;
+  const scaled = parts.map((p) => p * scale);
+  const units = scaled.map(Math.floor);
+  let short = Math.round(total * scale) - units.reduce((a, b) => a + b, 0);
+  const order = scaled.map((x, i) => [x - units[i], i]).sort((a, b) => b[0] - a[0]);
+  for (const [, i] of order) if (short-- > 0) units[i] += 1;
+  const fmt = (v) => {
+    try {
+      return new Intl.NumberFormat("en-US", {
+        style: "currency",
+        currency,
+        minimumFractionDigits: d,
+        maximumFractionDigits: d,
+      }).format(v);
+    } catch {
+      return `${v.toFixed(d)} ${currency}`;
+    }
+  };
+  return [units.map((u) => fmt(u / scale)), fmt(Math.round(total * scale) / scale)];
+}
+
 const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 const seconds = (s) => (s < 1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
 const pct = (v) => `${Math.max(0, Math.min(100, v))}%`;
@@ -1680,6 +1707,7 @@ function costResult(e, pricing = []) {
     return rows;
   }
   const perRequest = e.requests ? e.total_usd / e.requests : null;
+  const [[inputShown, outputShown], totalShown] = moneyParts([e.input_cost_usd, e.output_cost_usd]);
   if (e.provider && !e.first_party)
     rows.push(
       h(
@@ -1694,16 +1722,16 @@ function costResult(e, pricing = []) {
       "div",
       { class: "result-main" },
       h("span", { class: "result-label" }, `Total for ${num(e.requests, 0)} requests`),
-      outValue("total_usd", money(e.total_usd, "USD"), e.total_usd),
+      outValue("total_usd", totalShown, e.total_usd),
       e.currency && e.currency !== "USD" ? h("small", {}, ` = ${money(e.total, e.currency)}`) : null,
     ),
     h(
       "dl",
       { class: "kv" },
       h("dt", {}, "Input"),
-      h("dd", {}, outValue("input_cost_usd", money(e.input_cost_usd, "USD"), e.input_cost_usd)),
+      h("dd", {}, outValue("input_cost_usd", inputShown, e.input_cost_usd)),
       h("dt", {}, "Output"),
-      h("dd", {}, outValue("output_cost_usd", money(e.output_cost_usd, "USD"), e.output_cost_usd)),
+      h("dd", {}, outValue("output_cost_usd", outputShown, e.output_cost_usd)),
       h("dt", {}, "Per request"),
       h("dd", {}, perRequest === null ? "—" : money(perRequest, "USD")),
       h("dt", {}, "Blended / 1M", h("small", { class: "muted" }, " (3:1)")),
