@@ -30,6 +30,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="Show every table column, even where the table is wider than the terminal."),
+]
 
 
 class State:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from llmatlas import api
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import display_name
-from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors, parse_date
+from llmatlas.cli.app import JsonOpt, WideOpt, app, catalog, handle_errors, parse_date
 from llmatlas.cli.render import console, gib, money, num, params, print_json
+from llmatlas.core.tables import Col, FitTable
 from llmatlas.estimate.cost import CostEstimate
 
 
@@ -35,6 +35,7 @@ def cost(
         str | None,
         typer.Option(help="Only this provider's offer (id or name, e.g. together, groq, amazon-bedrock)."),
     ] = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """API cost of a workload per model and offer, in USD (and CNY where the provider prices in CNY).
@@ -65,15 +66,23 @@ def cost(
         print_json([r.model_dump(mode="json") for r in rows])
         return
     one = len({r.model for r in rows}) == 1  # one model: its id goes in the title, not in every row
-    t = Table(
-        title=(f"{rows[0].model}: " if one else "")
-        + f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)"
-    )
     native_col = any(r.currency and r.currency != "USD" for r in rows)  # CNY prices: their own column
-    cols = ["model", "provider", "input", "output", "total (USD)", "native", "blended 3:1 /1M", "price as of"]
-    shown = [c for c in cols if (c != "model" or not one) and (c != "native" or native_col)]
-    for col in shown:
-        t.add_column(col, justify="left" if col in ("model", "provider") else "right")
+    cols = [
+        Col("model"),
+        Col("provider", wrap=True, min_width=10),
+        Col("input", priority=3, justify="right"),
+        Col("output", priority=4, justify="right"),
+        Col("total (USD)", justify="right"),
+        Col("native", priority=1, justify="right"),
+        Col("blended 3:1 /1M", priority=2, justify="right"),
+        Col("price as of", priority=5, justify="right"),
+    ]
+    shown = [c for c in cols if (c.header != "model" or not one) and (c.header != "native" or native_col)]
+    t = FitTable(
+        shown,
+        title=(f"{rows[0].model}: " if one else "")
+        + f"{requests:,} requests × ({input_tokens:,} in + {output_tokens:,} out tokens)",
+    )
     tags = {"dataset": " [magenta]D[/magenta]", "secondary": " [cyan]³[/cyan]"}
     for r in rows:
         cells = {
@@ -92,8 +101,8 @@ def cost(
                 "total (USD)": money(r.total_usd),
                 "blended 3:1 /1M": money(r.blended_per_m_usd),
             }
-        t.add_row(*(cells.get(c, "—") for c in shown))
-    console.print(t)
+        t.add_row(*(cells.get(c.header, "—") for c in shown))
+    t.print(console, wide=wide)
     marks = {r.price_evidence for r in rows}
     if marks & {"dataset", "secondary"}:
         console.print(
@@ -153,15 +162,15 @@ def fit(
         print_json(res.model_dump(mode="json", exclude_none=False))
         return
     est, total, fits, speed = res.estimate, res.total_bytes, res.fits, res.speed
-    t = Table(title=f"{res.model} at {quant}, {est.context:,} tokens × batch {batch}")
-    t.add_column("part")
-    t.add_column("bytes", justify="right")
-    t.add_column("how")
+    t = FitTable(
+        [Col("part"), Col("bytes", justify="right"), Col("how", wrap=True, min_width=20)],
+        title=f"{res.model} at {quant}, {est.context:,} tokens × batch {batch}",
+    )
     t.add_row("weights", gib(est.weights_bytes), f"{params(est.params_b)} × {est.bits_per_weight:g} bits / 8")
     t.add_row("KV cache", gib(est.kv_cache_bytes), f"2 × layers × kv_heads × head_dim × tokens × {kv_dtype}")
     t.add_row("overhead", gib(est.overhead_bytes), "runtime context and buffers (stated, adjustable)")
     t.add_row("[bold]total[/bold]", f"[bold]{gib(total)}[/bold]", "")
-    console.print(t)
+    t.print(console)  # every column is kept: the explanation wraps
     verdict = (
         "[yellow]unknown[/yellow]" if fits is None else ("[green]fits[/green]" if fits else "[red]does not fit[/red]")
     )

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, TypedDict
 import typer
 from rich import box
 from rich.markup import escape
-from rich.table import Table
 
 from llmatlas import api
-from llmatlas.cli.app import JournalOpt, JsonOpt, State, app, handle_errors
+from llmatlas.cli.app import JournalOpt, JsonOpt, State, WideOpt, app, handle_errors
 from llmatlas.cli.render import console, err_console, money, num, performance_line, print_json
 from llmatlas.core import format as fmt
+from llmatlas.core.tables import Col, FitTable
 
 if TYPE_CHECKING:
     from llmatlas.engine.plan import EvalPlan
@@ -64,6 +64,7 @@ def eval_cmd(
         bool,
         typer.Option("--plan", help="Say what the run would push (tokens), take here (time) and cost; run nothing."),
     ] = False,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run benchmarks on a model; resumable (run the same command again after a crash)."""
@@ -87,7 +88,7 @@ def eval_cmd(
         if json_out:
             print_json(the_plan.model_dump(mode="json"))
         else:
-            show_plan(the_plan)
+            show_plan(the_plan, wide=wide)
         return
     with ProgressView(None if json_out else err_console) as view:
         results = api.evaluate(model, names, chunk=chunk, on_event=view, out_dir=out, **common)
@@ -95,9 +96,18 @@ def eval_cmd(
         data = [r.model_dump(mode="json") for r in results]
         print_json(data[0] if len(data) == 1 else data)
         return
-    t = Table(title=f"{results[0].model}")
-    for col in ("task", "n", "metric", "value", "± stderr", "items/s", "run"):
-        t.add_column(col, justify="right" if col in ("n", "value", "± stderr", "items/s") else "left")
+    t = FitTable(
+        [
+            Col("task"),
+            Col("n", priority=3, justify="right"),
+            Col("metric"),
+            Col("value", justify="right"),
+            Col("± stderr", priority=1, justify="right"),
+            Col("items/s", priority=4, justify="right"),
+            Col("run", priority=2),
+        ],
+        title=escape(results[0].model),
+    )
     for r in results:
         for name, m in r.metrics.items():
             t.add_row(
@@ -109,7 +119,7 @@ def eval_cmd(
                 num(r.timing.items_per_s, "{:.1f}"),
                 r.run_id,
             )
-    console.print(t)
+    t.print(console, wide=wide)
     for r in results:
         reused = reuse_line(r)
         if reused:
@@ -152,6 +162,7 @@ def campaign(
         ),
     ] = None,
     journal: JournalOpt = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a matrix of models × tasks and roll it up into one table; resumable like `eval`."""
@@ -164,15 +175,22 @@ def campaign(
         if roll.failed:
             raise typer.Exit(1)
         return
-    t = Table(title=f"{roll.campaign} ({roll.executor})", box=box.SIMPLE_HEAD, padding=0, pad_edge=False)
-    for col in ("model", "task", "n", "metric", "value", "95% CI", "items/s", "run"):
-        t.add_column(
-            col,
-            justify="right" if col in ("n", "value", "items/s") else "left",
-            overflow="fold",
-            no_wrap=col != "model",
-            min_width=min(12, max(len(r.model) for r in roll.rows)) if col == "model" else None,
-        )
+    t = FitTable(
+        [
+            Col("model", wrap=True),
+            Col("task"),
+            Col("n", priority=3, justify="right"),
+            Col("metric"),
+            Col("value", justify="right"),
+            Col("95% CI", priority=1),
+            Col("items/s", priority=4, justify="right"),
+            Col("run", priority=2),
+        ],
+        title=escape(f"{roll.campaign} ({roll.executor})"),
+        box=box.SIMPLE_HEAD,
+        padding=0,
+        pad_edge=False,
+    )
     for r in roll.rows:
         ci = f"{r.ci95[0]:.2f}–{r.ci95[1]:.2f}" if r.ci95 else "–"
         value = num(r.value, "{:.3f}")
@@ -188,7 +206,7 @@ def campaign(
             num(r.items_per_s, "{:.1f}"),
             r.run_id[:8] if r.run_id else "–",  # a prefix is enough for `results`/`compare`
         )
-    console.print(t)
+    t.print(console, wide=wide)
     console.print(f"[dim]journal: {escape(roll.journal)} (the leaderboard and `recommend` read these runs)[/dim]")
     for r in roll.failed:
         err_console.print(f"[bold red]failed:[/bold red] {escape(r.model)} · {r.task}: {escape(r.error or '')}")
@@ -199,15 +217,21 @@ def campaign(
 
 @app.command()
 @handle_errors
-def tasks(json_out: JsonOpt = False) -> None:
+def tasks(wide: WideOpt = False, json_out: JsonOpt = False) -> None:
     """Available benchmarks and where their data is found."""
     rows = [r.model_dump() for r in api.tasks()]
     if json_out:
         print_json(rows)
         return
-    tb = Table(title="Tasks")
-    for col in ("task", "metrics", "shots", "data"):
-        tb.add_column(col)
+    tb = FitTable(
+        [
+            Col("task"),
+            Col("metrics", priority=1, wrap=True),
+            Col("shots", priority=3, justify="right"),
+            Col("data", priority=2, wrap=True, min_width=20, whole_words=False),
+        ],
+        title="Tasks",
+    )
     for r in rows:
         tb.add_row(
             r["task"],
@@ -215,27 +239,36 @@ def tasks(json_out: JsonOpt = False) -> None:
             str(r["num_fewshot"]),
             r["local_file"] or (f"hub: {r['hub']} (needs network)" if r["hub"] else "--data-dir"),
         )
-    console.print(tb)
+    tb.print(console, wide=wide)
 
 
 @app.command()
 @handle_errors
-def results(journal: JournalOpt = None, json_out: JsonOpt = False) -> None:
+def results(journal: JournalOpt = None, wide: WideOpt = False, json_out: JsonOpt = False) -> None:
     """Runs in the journal with their scores."""
     runs = api.list_runs(journal)
     if json_out:
         print_json([r.model_dump(mode="json") for r in runs])
         return
-    t = Table(title=f"Runs ({len(runs)})")
-    for col in ("run", "created", "model", "task", "status", "n", "scores (± stderr)"):
-        t.add_column(col, overflow="fold", no_wrap=col in ("run", "created", "n"))
+    t = FitTable(
+        [
+            Col("run"),
+            Col("created", priority=3),
+            Col("model", wrap=True),
+            Col("task"),
+            Col("status", priority=1),
+            Col("n", priority=2, justify="right"),
+            Col("scores (± stderr)", wrap=True, min_width=20),
+        ],
+        title=f"Runs ({len(runs)})",
+    )
     for r in runs:
         res = r.result
         scores = "  ".join(f"{k} {m.value:.3f}±{m.stderr or 0:.3f}" for k, m in res.metrics.items()) if res else ""
         if r.error:
             scores = f"[red]{escape(r.error)}[/red]"
-        t.add_row(r.run_id, r.created[:16].replace("T", " "), r.model, r.task, r.status, str(r.samples), scores)
-    console.print(t)
+        t.add_row(r.run_id, r.created[:16].replace("T", " "), escape(r.model), r.task, r.status, str(r.samples), scores)
+    t.print(console, wide=wide)
 
 
 @app.command()
@@ -311,11 +344,25 @@ def plan_vs_actual(r: RunResult) -> str | None:
     return " ".join(parts[:1]) + " " + "; ".join(parts[1:])
 
 
-def show_plan(plan: EvalPlan) -> None:
+def show_plan(plan: EvalPlan, *, wide: bool = False) -> None:
     """The plan as a table: work per task in tokens, its time here and its API cost, then the totals."""
-    t = Table(title=f"Plan for {plan.model} (nothing run)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for col in ("task", "items", "requests", "tokens", "shared", "unique", "output ≤", "time", "cost"):
-        t.add_column(col, justify="left" if col == "task" else "right", no_wrap=True)
+    t = FitTable(
+        [
+            Col("task"),
+            Col("items", priority=2, justify="right"),
+            Col("requests", priority=4, justify="right"),
+            Col("tokens", priority=3, justify="right"),
+            Col("shared", priority=5, justify="right"),
+            Col("unique", priority=1, justify="right"),
+            Col("output ≤", priority=6, justify="right"),
+            Col("time", justify="right"),
+            Col("cost", justify="right"),
+        ],
+        title=escape(f"Plan for {plan.model} (nothing run)"),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for p in plan.tasks:
         tok = p.tokens
         mark = "" if tok.method == "tokenizer" else "~"
@@ -330,7 +377,7 @@ def show_plan(plan: EvalPlan) -> None:
             _time_with_range(p.seconds, p.seconds_range),
             money(p.cost_usd) if p.cost_usd is not None else "–",
         )
-    console.print(t)
+    t.print(console, wide=wide)
     for p in plan.tasks:
         basis = f"{p.task}: time from {p.seconds_basis}"
         if p.tokens.output_expected is not None:

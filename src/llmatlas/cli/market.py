@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Console
-from rich.table import Table
 
+from llmatlas.core.tables import Col, FitTable
 from llmatlas.market.check import CheckReport, Finding
 from llmatlas.market.sync import SyncResult
 
@@ -25,12 +25,23 @@ def _value(field: str | None, v: float | None) -> str:
     return f"{v:,.0f}" if field == "context_tokens" else f"${v:g}"
 
 
-def _disagreements(console: Console, rows: list[Finding], title: str, *, details: bool = False) -> None:
+def _disagreements(
+    console: Console, rows: list[Finding], title: str, *, details: bool = False, wide: bool = False
+) -> None:
     """One row per disagreement; the sources (and, with ``details``, the explanations) follow, since
     URLs and sentences do not fit a table cell."""
-    t = Table(title=title, show_lines=False)
-    for col in ("model", "provider", "field", "catalog", "as of", "dataset", "explained"):
-        t.add_column(col, overflow="fold", no_wrap=col not in ("model", "provider"))
+    t = FitTable(
+        [
+            Col("model", wrap=True),
+            Col("provider", wrap=True, min_width=10),
+            Col("field"),
+            Col("catalog", justify="right"),
+            Col("as of", priority=1),
+            Col("dataset", justify="right"),
+            Col("explained"),
+        ],
+        title=title,
+    )
     for f in rows:
         status = "yes" if f.explained else "[red]NO[/red]"
         field = FIELD_NAMES.get(f.field or "", f.field or "")
@@ -43,7 +54,7 @@ def _disagreements(console: Console, rows: list[Finding], title: str, *, details
             _value(f.field, f.theirs),
             status,
         )
-    console.print(t)
+    t.print(console, wide=wide)
     for f in rows:
         if f.explained and not details:
             continue
@@ -56,12 +67,12 @@ def _disagreements(console: Console, rows: list[Finding], title: str, *, details
         console.print("[dim]--all shows the sources and explanation of every disagreement.[/dim]")
 
 
-def render_check(console: Console, rep: CheckReport, *, show_all: bool = False) -> None:
+def render_check(console: Console, rep: CheckReport, *, show_all: bool = False, wide: bool = False) -> None:
     """Counts per dataset, every disagreement with both values and sources, then the gaps."""
-    t = Table(title=f"Catalog cross-check on {rep.on}")
-    t.add_column("")
-    for d in rep.datasets:
-        t.add_column(f"{d.dataset} {d.version}", justify="right")
+    t = FitTable(
+        [Col("", wrap=True, min_width=20), *(Col(f"{d.dataset} {d.version}", justify="right") for d in rep.datasets)],
+        title=f"Catalog cross-check on {rep.on}",
+    )
     measures = (
         ("rows read", None),
         ("offers both know", "offers_matched"),
@@ -86,7 +97,7 @@ def render_check(console: Console, rep: CheckReport, *, show_all: bool = False) 
                 n = c.get(key, 0)
             cells.append(f"[red]{n:,}[/red]" if key == "unexplained" and n else f"{n:,}")
         t.add_row(label, *cells)
-    console.print(t)
+    t.print(console, wide=wide)
     bad = [f for f in rep.findings if f.kind == "disagree"]
     if bad:
         _disagreements(
@@ -94,6 +105,7 @@ def render_check(console: Console, rep: CheckReport, *, show_all: bool = False) 
             sorted(bad, key=lambda f: (f.explained is not None, f.model or "", f.field or "")),
             "Disagreements",
             details=show_all,
+            wide=wide,
         )
     else:
         console.print("[green]No disagreement on the offers both know.[/green]")
@@ -126,7 +138,7 @@ def render_check(console: Console, rep: CheckReport, *, show_all: bool = False) 
         )
 
 
-def render_sync(console: Console, res: SyncResult) -> None:
+def render_sync(console: Console, res: SyncResult, *, wide: bool = False) -> None:
     verb = "would write" if res.dry_run else "wrote"
     console.print(f"[bold]{res.dataset} {res.version}[/bold]: {verb} {res.offers} offer(s) and {res.models} model(s)")
     for path in (res.offers_file, res.models_file):
@@ -135,5 +147,5 @@ def render_sync(console: Console, res: SyncResult) -> None:
     if res.skipped_models:
         console.print(f"  {res.skipped_models} rows are models the catalog lacks: add --models to propose them")
     if res.conflicts:
-        _disagreements(console, res.conflicts, "Conflicts with curated facts (listed, never applied)")
+        _disagreements(console, res.conflicts, "Conflicts with curated facts (listed, never applied)", wide=wide)
     console.print("Every written fact is labelled 'dataset' (see `llmatlas show MODEL`); curated files always win.")

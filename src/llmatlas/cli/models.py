@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from llmatlas import api
 from llmatlas.catalog.loader import iter_blocks
 from llmatlas.catalog.query import lifecycle_unchecked, select, stale_facts
 from llmatlas.catalog.schema import UNDISCLOSED
-from llmatlas.cli.app import JsonOpt, State, app, catalog, handle_errors, parse_date
+from llmatlas.cli.app import JsonOpt, State, WideOpt, app, catalog, handle_errors, parse_date
 from llmatlas.cli.render import UNKNOWN, console, context, gib, model_json, money, num, params, print_json
+from llmatlas.core.tables import Col, FitTable
 from llmatlas.estimate.hardware import hardware_table
 
 
@@ -36,6 +36,7 @@ def models(
     on: Annotated[
         str | None, typer.Option(help="The catalog as on this date (YYYY-MM-DD): releases, status, prices.")
     ] = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """The catalog as a table: status, size, context, license, access, price and MMLU, with filters."""
@@ -50,9 +51,16 @@ def models(
         if json_out:
             print_json(facts)
             return
-        t = Table(title=f"Facts older than {stale} days ({len(facts)})")
-        for col in ("model", "fact", "as_of", "age_days", "source"):
-            t.add_column(col)
+        t = FitTable(
+            [
+                Col("model"),
+                Col("fact"),
+                Col("as_of", priority=2),
+                Col("age_days", priority=1, justify="right"),
+                Col("source", priority=3, wrap=True, min_width=20),
+            ],
+            title=f"Facts older than {stale} days ({len(facts)})",
+        )
         for f in facts:
             t.add_row(
                 f["model"],
@@ -61,7 +69,7 @@ def models(
                 str(f["age_days"]),
                 cat.source_url(cat.get(f["model"]), f["source"]),
             )
-        console.print(t)
+        t.print(console, wide=wide)
         unchecked = lifecycle_unchecked(cat.get(i) for i in chosen)
         if unchecked:
             console.print(
@@ -73,16 +81,20 @@ def models(
         return
     hidden = "" if all_models else " (retired APIs hidden: --all shows them)"
     title = f"llmatlas catalog{f' on {when}' if when else ''}: {len(chosen)} of {len(cat)} models{hidden}"
-    t = Table(title=title, show_lines=False)
-    t.add_column("id", style="bold", no_wrap=True)
-    t.add_column("status", no_wrap=True)
-    t.add_column("params", justify="right", no_wrap=True)
-    t.add_column("ctx", justify="right", no_wrap=True)
-    t.add_column("license", max_width=16, no_wrap=True, overflow="ellipsis")
-    t.add_column("comm.", no_wrap=True)
-    t.add_column("access", no_wrap=True)
-    t.add_column("$ in/out 1M", justify="right", no_wrap=True)
-    t.add_column("MMLU", justify="right", no_wrap=True)
+    t = FitTable(
+        [
+            Col("id", style="bold"),
+            Col("status", priority=1, wrap=True, min_width=10),
+            Col("params", priority=3, justify="right"),
+            Col("ctx", priority=4, justify="right"),
+            Col("license", priority=7, wrap=True, min_width=10),
+            Col("comm.", priority=6),
+            Col("access", priority=5),
+            Col("$ in/out 1M", justify="right", wrap=True, min_width=11),
+            Col("MMLU", priority=2, justify="right"),
+        ],
+        title=title,
+    )
     short = {"open_weights": "open", "api": "api", "chat_product": "chat"}
     for r in rows:  # status and price as the rows computed them for the date (none for a retired API)
         m = cat.get(r["id"])
@@ -110,7 +122,7 @@ def models(
             price,
             f"{mmlu.value:g}" if mmlu else "—",
         )
-    console.print(t)
+    t.print(console, wide=wide)
     console.print(
         "[dim]status: of the developer's API; 'weights' = open weights only (they never retire); "
         "'?' = lifecycle undisclosed. "
@@ -147,7 +159,9 @@ def _fmt(v: Any) -> str:
 @app.command()
 @handle_errors
 def show(
-    model: Annotated[str, typer.Argument(help="Catalog id, e.g. llama-2-70b.")], json_out: JsonOpt = False
+    model: Annotated[str, typer.Argument(help="Catalog id, e.g. llama-2-70b.")],
+    wide: WideOpt = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """One model: every fact with its source and date."""
     cat = catalog()
@@ -160,9 +174,15 @@ def show(
         console.print(f"variant of [cyan]{m.variant_of}[/cyan]")
     if m.description:
         console.print(m.description)
-    t = Table(show_lines=False)
-    for col in ("fact", "value", "as of", "source"):
-        t.add_column(col, overflow="fold")
+    notes: dict[str, int] = {}
+    t = FitTable(
+        [
+            Col("fact"),
+            Col("value", wrap=True, min_width=30, whole_words=False),
+            Col("as of", priority=2),
+            Col("source", priority=1),
+        ]
+    )
     for name, block in iter_blocks(m):
         fields = {
             k: v
@@ -172,22 +192,48 @@ def show(
         value = "; ".join(f"{k}={_fmt(v)}" for k, v in fields.items())
         if block.note:
             value += f"  [dim]({block.note})[/dim]"
-        t.add_row(name, value, str(block.as_of), cat.source_url(m, block.source))
-    console.print(t)
-    _print_offers(api.model_detail(cat, m.id).offers)
+        t.add_row(name, value, str(block.as_of), _mark(notes, cat.source_url(m, block.source)))
+    t.print(console, wide=wide)
+    _print_notes(notes, 0)
+    _print_offers(api.model_detail(cat, m.id).offers, notes, wide=wide)
     if m.origin:
         console.print(f"[dim]from {m.origin}[/dim]")
 
 
-def _print_offers(offers: list[dict[str, Any]]) -> None:
-    """Every API offer of the model, with its price in force, limits, state and source."""
+def _mark(notes: dict[str, int], url: str) -> str:
+    """A source as its footnote number, ``[3]``: a URL is never folded inside a table cell."""
+    if url not in notes:
+        notes[url] = len(notes) + 1
+    return f"[{notes[url]}]"
+
+
+def _print_notes(notes: dict[str, int], after: int) -> None:
+    """The sources numbered after ``after``, one a line, whole (a terminal can open them)."""
+    for url, n in notes.items():
+        if n > after:
+            console.print(f"  [{n}] {url}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _print_offers(offers: list[dict[str, Any]], notes: dict[str, int], *, wide: bool = False) -> None:
+    """Every API offer of the model, with its price in force, limits, state and source (numbered
+    after the facts' sources, sharing their numbers)."""
     if not offers:
         console.print("[yellow]No known API offer[/yellow] (self-host: see `llmatlas fit`).")
         return
-    t = Table(title="API offers (price per 1M tokens in force today)")
-    for col in ("provider", "model id there", "in / out", "context", "format", "status", "speed", "source"):
-        t.add_column(col, overflow="fold")
-    notes: dict[str, int] = {}
+    t = FitTable(
+        [
+            Col("provider", wrap=True, min_width=10),
+            Col("model id there"),
+            Col("in / out"),
+            Col("context", priority=3, justify="right"),
+            Col("format", priority=4),
+            Col("status", priority=2, wrap=True, min_width=10),
+            Col("speed", priority=5, wrap=True, min_width=10),
+            Col("source", priority=1),
+        ],
+        title="API offers (price per 1M tokens in force today)",
+    )
+    before = len(notes)
     for o in sorted(offers, key=lambda o: (o["input_per_m"] is None, o["input_per_m"] or 0.0)):
         cur = "¥" if o["currency"] == "CNY" else "$"
         price = (
@@ -206,11 +252,7 @@ def _print_offers(offers: list[dict[str, Any]]) -> None:
         ev = o["price_evidence"] or o["evidence"]  # the price's source is what a reader relies on
         kind = "" if ev == "primary" else f" [magenta]{'price from dataset' if ev == 'dataset' else ev}[/magenta]"
         urls = list(dict.fromkeys(u for u in (o["source"], o["price_source"]) if u))
-        marks = []
-        for url in urls:
-            if url not in notes:
-                notes[url] = len(notes) + 1
-            marks.append(f"[{notes[url]}]")
+        marks = [_mark(notes, url) for url in urls]
         t.add_row(
             o["provider_name"],
             o["provider_model_id"] or "",
@@ -221,9 +263,8 @@ def _print_offers(offers: list[dict[str, Any]]) -> None:
             speed or "—",
             "".join(marks) + kind,
         )
-    console.print(t)
-    for url, n in notes.items():
-        console.print(f"  [{n}] {url}", highlight=False, soft_wrap=True)
+    if "source" not in t.print(console, wide=wide):
+        _print_notes(notes, before)
 
 
 _ALWAYS = {"total_b", "tokens", "date", "input_per_m", "output_per_m", "commercial_use", "available"}
@@ -231,15 +272,24 @@ _ALWAYS = {"total_b", "tokens", "date", "input_per_m", "output_per_m", "commerci
 
 @app.command("gpus")
 @handle_errors
-def gpus_cmd(json_out: JsonOpt = False) -> None:
+def gpus_cmd(wide: WideOpt = False, json_out: JsonOpt = False) -> None:
     """The hardware table used by `fit --gpu` and `breakeven`, with sources."""
     table = hardware_table()
     if json_out:
         print_json([h.model_dump(mode="json") for h in table.values()])
         return
-    t = Table(title="Hardware")
-    for col in ("id", "name", "memory", "bandwidth GB/s", "peak TFLOP/s", "$/GPU-hour", "source"):
-        t.add_column(col, overflow="fold")
+    t = FitTable(
+        [
+            Col("id"),
+            Col("name", priority=2, wrap=True, min_width=10),
+            Col("memory", priority=1, justify="right"),
+            Col("bandwidth GB/s", priority=3, justify="right"),
+            Col("peak TFLOP/s", priority=4, justify="right"),
+            Col("$/GPU-hour", justify="right"),
+            Col("source", priority=5, wrap=True),
+        ],
+        title="Hardware",
+    )
     for h in table.values():
         t.add_row(
             h.id,
@@ -250,7 +300,7 @@ def gpus_cmd(json_out: JsonOpt = False) -> None:
             money(h.price_per_hour_usd),
             h.source,
         )
-    console.print(t)
+    t.print(console, wide=wide)
 
 
 @app.command("import")
@@ -316,6 +366,7 @@ def catalog_check(
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="List every gap, not the first 25.")] = False,
     strict: Annotated[bool, typer.Option(help="Exit 1 when a disagreement is unexplained (for CI).")] = False,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Where the datasets agree with the catalog, where they disagree (both values, sources and
@@ -326,7 +377,7 @@ def catalog_check(
     if json_out:
         print_json(rep.model_dump(mode="json"))
     else:
-        render_check(console, rep, show_all=show_all)
+        render_check(console, rep, show_all=show_all, wide=wide)
     if strict and rep.unexplained():
         raise typer.Exit(1)
 
@@ -339,6 +390,7 @@ def catalog_sync(
     url: Annotated[str | None, typer.Option(help="Fetch from this URL instead of the dataset's public one.")] = None,
     models: Annotated[bool, typer.Option("--models", help="Also propose models the catalog lacks.")] = False,
     dry_run: Annotated[bool, typer.Option(help="Say what would be written; write nothing.")] = False,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write labelled proposals (offers, and models with --models) for what the catalog lacks into the
@@ -351,4 +403,4 @@ def catalog_sync(
     if json_out:
         print_json(res.model_dump(mode="json"))
     else:
-        render_sync(console, res)
+        render_sync(console, res, wide=wide)

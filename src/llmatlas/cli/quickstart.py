@@ -14,15 +14,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from llmatlas import api
 from llmatlas.backends.embedded import EMBEDDED_ALIAS, EMBEDDED_CATALOG_ID, smollm2_path
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.query import select
 from llmatlas.catalog.schema import Model
-from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors
+from llmatlas.cli.app import JsonOpt, WideOpt, app, catalog, handle_errors
 from llmatlas.cli.render import console, context, gib, money, params, print_json
+from llmatlas.core.tables import Col, FitTable
 
 PROMPT = api.SPEED_PROMPT
 
@@ -70,7 +70,7 @@ def _evaluate(limit: int, quiet: bool) -> dict[str, Any]:
     return res.model_dump(mode="json")
 
 
-def _advise(cat: Catalog, report_dir: Path | None, quiet: bool) -> dict[str, Any]:
+def _advise(cat: Catalog, report_dir: Path | None, quiet: bool, wide: bool = False) -> dict[str, Any]:
     """The advisor on the book chapter's chatbot example: a ranked shortlist and its reports."""
     from llmatlas.core.paths import user_dir
     from llmatlas.report import render_terminal, write_report
@@ -84,7 +84,7 @@ def _advise(cat: Catalog, report_dir: Path | None, quiet: bool) -> dict[str, Any
     for p in paths:
         write_report(rec, p)
     if not quiet:
-        render_terminal(rec, console, show_sources=False, max_exclusions_per_filter=2)
+        render_terminal(rec, console, show_sources=False, max_exclusions_per_filter=2, wide=wide)
         console.print(f"report with every source: [bold]{paths[0]}[/bold] (open it in a browser) and {paths[1]}")
     top = rec.candidates[0] if rec.candidates else None
     return {
@@ -96,8 +96,36 @@ def _advise(cat: Catalog, report_dir: Path | None, quiet: bool) -> dict[str, Any
     }
 
 
+def catalog_table(cat: Catalog, rows: list[dict[str, Any]]) -> FitTable:
+    """The tour's slice of the catalog: ids and API prices stay whole, license and context drop first."""
+    t = FitTable(
+        [
+            Col("id"),
+            Col("params", priority=2),
+            Col("context", priority=3),
+            Col("license", priority=4, wrap=True, min_width=10),
+            Col("MMLU", priority=1),
+            Col("API in/out per 1M"),
+        ],
+        title=f"{len(cat)} models; open weights, commercial use, by reported MMLU",
+    )
+    for r in rows:
+        price = (
+            f"{money(r['input_price'], r['currency'])} / {money(r['output_price'], r['currency'])}"
+            if r["input_price"] is not None
+            else "self-host"
+        )
+        t.add_row(r["id"], params(r["params_b"]), context(r["context"]), r["license"], f"{r['mmlu']:g}", price)
+    return t
+
+
 def run_quickstart(
-    cat: Catalog, tokens: int = 64, json_out: bool = False, eval_limit: int = 50, report_dir: Path | None = None
+    cat: Catalog,
+    tokens: int = 64,
+    json_out: bool = False,
+    eval_limit: int = 50,
+    report_dir: Path | None = None,
+    wide: bool = False,
 ) -> dict[str, Any]:
     quiet = json_out
     out: dict[str, Any] = {}
@@ -106,17 +134,7 @@ def run_quickstart(
     out["catalog"] = {"models": len(cat), "top_open_commercial_by_mmlu": [r["id"] for r in rows]}
     if not quiet:
         console.rule("[bold]1. Catalog[/bold]")
-        t = Table(title=f"{len(cat)} models; open weights, commercial use, by reported MMLU")
-        for col in ("id", "params", "context", "license", "MMLU", "API in/out per 1M"):
-            t.add_column(col)
-        for r in rows:
-            price = (
-                f"{money(r['input_price'], r['currency'])} / {money(r['output_price'], r['currency'])}"
-                if r["input_price"] is not None
-                else "self-host"
-            )
-            t.add_row(r["id"], params(r["params_b"]), context(r["context"]), r["license"], f"{r['mmlu']:g}", price)
-        console.print(t)
+        catalog_table(cat, rows).print(console, wide=wide)
     # 2. Import the embedded GGUF.
     path = smollm2_path()
     imported = api.import_model(path, "smollm2-local", save=False, context=8192)
@@ -183,7 +201,7 @@ def run_quickstart(
     # 4. A real evaluation: ARC-Easy on the embedded model, journaled and resumable.
     out["evaluation"] = _evaluate(eval_limit, quiet)
     # 5. The advisor: requirements → explained shortlist → HTML/Markdown report.
-    out["recommendation"] = _advise(cat, report_dir, quiet)
+    out["recommendation"] = _advise(cat, report_dir, quiet, wide)
     if not quiet:
         console.rule()
         console.print(
@@ -207,7 +225,8 @@ def quickstart_cmd(
     report_dir: Annotated[
         Path | None, typer.Option(help="Where to write the recommendation report (default: <user dir>/reports).")
     ] = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Offline tour on the embedded SmolLM2: catalog, import, speed check, ARC-Easy eval, recommendation report."""
-    run_quickstart(catalog(), tokens=tokens, json_out=json_out, eval_limit=limit, report_dir=report_dir)
+    run_quickstart(catalog(), tokens=tokens, json_out=json_out, eval_limit=limit, report_dir=report_dir, wide=wide)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from llmatlas import api
 from llmatlas.advise.requirements import example_names
 from llmatlas.advise.schema import Recommendation
-from llmatlas.cli.app import JsonOpt, app, catalog, handle_errors, parse_date
+from llmatlas.cli.app import JsonOpt, WideOpt, app, catalog, handle_errors, parse_date
 from llmatlas.cli.render import console, print_json
 from llmatlas.core.errors import InputError
 
@@ -30,7 +30,9 @@ def progress_lines(console: Console) -> Callable[[str], None]:
     return show
 
 
-def show_recommendation(rec: Recommendation, reports: list[Path], console: Console, *, json_out: bool = False) -> None:
+def show_recommendation(
+    rec: Recommendation, reports: list[Path], console: Console, *, json_out: bool = False, wide: bool = False
+) -> None:
     """Write the reports (Markdown, HTML or JSON by suffix), then the JSON or the terminal view."""
     from llmatlas.report import render_terminal, write_report
 
@@ -39,7 +41,7 @@ def show_recommendation(rec: Recommendation, reports: list[Path], console: Conso
     if json_out:
         print_json(rec.model_dump(mode="json"))
         return
-    render_terminal(rec, console)
+    render_terminal(rec, console, wide=wide)
     for p in reports:
         console.print(f"report written: [bold]{p}[/bold]")
 
@@ -75,6 +77,7 @@ def recommend_cmd(
         str | None,
         typer.Option("--as-of", help="Replay the decision as on DATE (YYYY-MM-DD): prices, lifecycle, releases then."),
     ] = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Turn a requirements file into a ranked, explained shortlist, with reports."""
@@ -97,12 +100,12 @@ def recommend_cmd(
             plan_only=plan,
         )
     if plan:
-        show_shortlist_plans(rec, json_out=json_out)
+        show_shortlist_plans(rec, json_out=json_out, wide=wide)
         return
-    show_recommendation(rec, report or [], console, json_out=json_out)
+    show_recommendation(rec, report or [], console, json_out=json_out, wide=wide)
 
 
-def show_shortlist_plans(rec: Recommendation, *, json_out: bool) -> None:
+def show_shortlist_plans(rec: Recommendation, *, json_out: bool, wide: bool = False) -> None:
     """``recommend --eval --plan``: each shortlisted model's plan, then the problems, then the total."""
     from llmatlas.cli.evals import show_plan
     from llmatlas.core import format as fmt
@@ -114,7 +117,7 @@ def show_shortlist_plans(rec: Recommendation, *, json_out: bool) -> None:
         return
     plans = [EvalPlan.model_validate(p) for p in info.get("plans", [])]
     for p in plans:
-        show_plan(p)
+        show_plan(p, wide=wide)
     for problem in info.get("problems", []):
         console.print(f"[yellow]--eval --plan: {escape(problem)}[/yellow]")
     secs = [p.seconds for p in plans]

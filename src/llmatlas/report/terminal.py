@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from llmatlas.advise.schema import Evidence, Fact, Recommendation
+from llmatlas.core.tables import Col, FitTable
 from llmatlas.report import common
 
 EVIDENCE_STYLE: dict[Evidence, str] = {
@@ -55,8 +55,13 @@ def render_terminal(
     *,
     show_sources: bool = True,
     max_exclusions_per_filter: int | None = 8,
+    wide: bool = False,
 ) -> None:
-    """Print the recommendation: answer, shortlist, exclusions by filter, sensitivity, sources."""
+    """Print the recommendation: answer, shortlist, exclusions by filter, sensitivity, sources.
+
+    The tables fit the console: model ids, deployments, prices and scores stay whole; speed, then
+    sources, context and quality drop when they do not fit (``wide`` keeps them), and text wraps.
+    """
     fn = common.Footnotes.for_recommendation(rec)
     cite = _Cites(fn)
     req = rec.requirements
@@ -78,16 +83,23 @@ def render_terminal(
     console.print()
 
     if rec.shortlist:
-        table = Table(title="Shortlist", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-        table.add_column("#", justify="right", style="bold")
-        table.add_column("Model")
-        table.add_column("Deployment")
-        table.add_column("Quality", justify="right")
-        table.add_column("$/month", justify="right")
-        table.add_column("Speed", justify="right")
-        table.add_column("Context", justify="right")
-        table.add_column("Score", justify="right", style="bold")
-        table.add_column("Sources", style="dim")
+        table = FitTable(
+            [
+                Col("#", justify="right", style="bold"),
+                Col("Model", wrap=True),
+                Col("Deployment", wrap=True, min_width=10),
+                Col("Quality", priority=1, justify="right"),
+                Col("$/month", justify="right"),
+                Col("Speed", priority=4, justify="right"),
+                Col("Context", priority=2, justify="right"),
+                Col("Score", justify="right", style="bold"),
+                Col("Sources", priority=3, style="dim"),
+            ],
+            title="Shortlist",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
         for c in rec.shortlist:
             model = Text(c.name, style="bold")
             if c.pareto or c.model in rec.pareto:
@@ -108,7 +120,7 @@ def render_terminal(
                 f"{c.total:.2f}",
                 cite(sources),
             )
-        console.print(table)
+        table.print(console, wide=wide)
         legend = Text("Evidence: ", style="dim")
         for level in common.EVIDENCE_HELP:
             legend.append_text(_marker(level))
@@ -127,12 +139,17 @@ def render_terminal(
         console.print()
 
     if rec.excluded:
-        table = Table(
-            title=f"Excluded ({len(rec.excluded)})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+        table = FitTable(
+            [
+                Col("Filter", style="bold", wrap=True, min_width=10),
+                Col("Model", wrap=True),
+                Col("Why", wrap=True, min_width=24),
+            ],
+            title=f"Excluded ({len(rec.excluded)})",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
         )
-        table.add_column("Filter", style="bold")
-        table.add_column("Model")
-        table.add_column("Why")
         for key, items in common.group_exclusions(rec.excluded):
             shown = items if max_exclusions_per_filter is None else items[:max_exclusions_per_filter]
             for i, e in enumerate(shown):
@@ -147,26 +164,28 @@ def render_terminal(
                     "", Text(f"… and {len(items) - len(shown)} more (see --report or --json)", style="dim"), ""
                 )
             table.add_section()
-        console.print(table)
+        table.print(console, wide=wide)
         console.print()
 
     if rec.sensitivity:
-        table = Table(
+        table = FitTable(
+            [
+                Col("Weight change", wrap=True, min_width=10),
+                Col("First choice", wrap=True),
+                Col("Shortlist changes", style="dim", wrap=True, min_width=24),
+            ],
             title="Sensitivity (one weight ±20%, others renormalized)",
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
-        table.add_column("Weight change")
-        table.add_column("First choice")
-        table.add_column("Shortlist changes", style="dim")
         for s in rec.sensitivity:
             top = Text(names.get(s.top, s.top), style="bold yellow" if s.top_changed else "")
             if s.top_changed:
                 top.append(" (changed)", style="yellow")
             changes = common.rank_changes_text(rec, ((ch.model, ch.rank, ch.new_rank) for ch in s.changes))
             table.add_row(f"{s.criterion} {common.factor_text(s.factor)}", top, Text(changes))
-        console.print(table)
+        table.print(console, wide=wide)
         console.print()
 
     if rec.assumptions:
