@@ -30,3 +30,20 @@ def test_rounding_that_used_to_disagree() -> None:
     assert money_parts([0.0099975, 0.02331]) == (["$0.01", "$0.02"], "$0.03")
     assert money_parts([0.014, 0.014]) == (["$0.02", "$0.01"], "$0.03")  # not "$0.01 + $0.01 = $0.03"
     assert money_parts([73.0, 45.6], "CNY") == (["¥73", "¥46"], "¥119")
+
+
+def test_cost_table_parts_add_up() -> None:
+    """`cost` of 5,600 in + 1,400 out tokens on gpt-4o: $0.014 + $0.014 = $0.028, once printed as
+    "$0.01" + "$0.01" = "$0.03"."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from llmatlas.cli.main import app
+
+    args = ["cost", "gpt-4o", "--input-tokens", "5600", "--output-tokens", "1400", "--wide"]
+    out = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.output.splitlines() if "OpenAI" in line)
+    inp, outp, total = (Decimal(v) for v in re.findall(r"\$([\d.,]+)", row)[:3])
+    assert inp + outp == total == Decimal("0.03")

@@ -448,7 +448,7 @@ def test_leaderboard_tables_and_pareto_chart(tab: Tab) -> None:
 def test_every_view_fits_a_narrow_screen(browser: Any, server: str, width: int) -> None:
     tab = open_tab(browser, server, width=width)
     try:
-        for route in ("catalog", "model/mixtral-8x7b", "calc", "leaderboard", "playground", "arena"):
+        for route in ("advisor", "catalog", "model/mixtral-8x7b", "calc", "leaderboard", "playground", "arena"):
             tab.go(route)
             tab.page.wait_for_timeout(350)  # calculators answer after a debounce
             scroll = tab.page.evaluate("document.documentElement.scrollWidth")

@@ -11,6 +11,7 @@ from llmatlas.catalog.catalog import Catalog
 from llmatlas.catalog.offers import display_name
 from llmatlas.cli.app import JsonOpt, WideOpt, app, catalog, handle_errors, parse_date
 from llmatlas.cli.render import console, gib, money, num, params, print_json
+from llmatlas.core import format as fmt
 from llmatlas.core.tables import Col, FitTable
 from llmatlas.estimate.cost import CostEstimate
 
@@ -95,10 +96,11 @@ def cost(
             retired = r.lifecycle and r.lifecycle.startswith("retired")
             cells |= {"total (USD)": "[red]retired[/red]" if retired else "[yellow]no price[/yellow]"}
         else:
+            (shown_in, shown_out), shown_total = _parts(r)
             cells |= {
-                "input": money(r.input_cost_usd),
-                "output": money(r.output_cost_usd),
-                "total (USD)": money(r.total_usd),
+                "input": shown_in,
+                "output": shown_out,
+                "total (USD)": shown_total,
                 "blended 3:1 /1M": money(r.blended_per_m_usd),
             }
         t.add_row(*(cells.get(c.header, "—") for c in shown))
@@ -113,6 +115,17 @@ def cost(
         tag = r.model if r.first_party else f"{r.model} via {r.provider}"
         for n in ([r.reason] if r.reason else []) + r.notes:
             console.print(f"[dim]{tag}: {n}[/dim]")
+
+
+def _parts(r: CostEstimate) -> tuple[list[str], str]:
+    """Input and output cost and their total, shown so that the parts add up to the total."""
+    parts = [r.input_cost_usd, r.output_cost_usd]
+    if r.total_usd is None or any(p is None for p in parts):
+        return [money(p) for p in parts], money(r.total_usd)
+    known = [p for p in parts if p is not None]
+    if abs(sum(known) - r.total_usd) > 1e-9 * max(1.0, r.total_usd):  # parts that are not the whole
+        return [money(p) for p in known], money(r.total_usd)
+    return fmt.money_parts(known)
 
 
 def _provider_cell(cat: Catalog, r: CostEstimate) -> str:
