@@ -34,7 +34,7 @@ from llmatlas.advise.requirements import (
 )
 from llmatlas.advise.schema import Recommendation
 from llmatlas.catalog.catalog import Catalog
-from llmatlas.core.errors import InputError, LlmatlasError
+from llmatlas.core.errors import LlmatlasError
 from llmatlas.engine.events import RunEvent, RunFinished, RunStarted, StepSaved
 from llmatlas.report import render
 from llmatlas.report.charts import build_charts
@@ -144,7 +144,7 @@ class Advice:
     def recommend(self, req: Requirements, **kw: Any) -> AdviceView:
         try:
             rec = api.recommend(req, self.catalog, journal_path=self.journal_path, **kw)
-        except InputError as exc:
+        except LlmatlasError as exc:  # an unknown model id in `models`, a bad date: the input's fault
             raise HTTPException(422, [{"type": "value_error", "loc": ["body"], "msg": str(exc)}]) from None
         return self.keep(req, rec)
 
