@@ -77,3 +77,40 @@ def test_llama_continues_the_prefilled_turn() -> None:
     (g,) = b.generate([r])
     assert g.error is None and g.text.strip() and not g.text.startswith("```")
     b.close()
+
+
+def test_sanitize_keeps_definitions_and_drops_the_models_own_tries() -> None:
+    from llmatlas.tasks.scorers import sanitize_code
+
+    code = (
+        "import math\n\nLIMIT = 3\n\n@staticmethod\ndef helper(x):\n    return x\n\n"
+        "def sorted_list_sum(lst):\n    return sorted(lst)\n\n"
+        "assert list_sort(['aa']) == ['aa']\nprint(sorted_list_sum([2, 1]))\n"
+        "if __name__ == '__main__':\n    sorted_list_sum([])\n"
+    )
+    clean = sanitize_code(code)
+    assert "assert" not in clean and "print" not in clean and "__main__" not in clean
+    assert "import math" in clean and "LIMIT = 3" in clean and "@staticmethod\ndef helper" in clean
+    assert "def sorted_list_sum" in clean
+    assert sanitize_code("def f(:\n") == "def f(:\n"  # unparsable: left for the check to report
+    assert sanitize_code("def f():\n    return 1\n") == "def f():\n    return 1\n"
+
+
+def test_prefill_task_sanitizes_and_says_so() -> None:
+    """HumanEval/149's reply: a correct function, then an assert on a misspelt name at top level."""
+    from llmatlas.tasks.scorers import ScoreItem
+
+    task = get_task("humaneval_instruct_prefill")
+    assert task.identity(None)["sanitize"] is True and "sanitize" not in get_task("humaneval_instruct").identity(None)
+    prompt = 'def add(a, b):\n    """Add two numbers."""\n'
+    reply = "def add(a, b):\n    return a + b\n\nassert plus(1, 2) == 3\n"
+    case = task.scorer.prepare(
+        {"prompt": prompt, "test": "def check(f):\n    assert f(2, 3) == 5\n", "entry_point": "add"},
+        "def check(f):\n    assert f(2, 3) == 5\n",
+        Path("x.jsonl"),
+        1,
+    )
+    sample = type("S", (), {"meta": {}})()
+    (sanitized,) = task.scorer.score_many([ScoreItem(sample, reply, case)])
+    (plain,) = get_task("humaneval_instruct").scorer.score_many([ScoreItem(sample, reply, case)])
+    assert sanitized.details["passed"] and not plain.details["passed"]

@@ -12,8 +12,10 @@ Two prompt formats:
   stay available and the model's full function replaces the stub.
 * ``humaneval_instruct_prefill``: the same instruction, with the assistant turn begun as EvalPlus
   begins it ("Below is a Python script … passes corresponding tests:" and an opening ```python
-  fence), so the reply is the code itself, cut where the fence closes. The prefill is recorded
-  in the run's settings and fingerprint. Backends that can continue an assistant turn: llama,
+  fence), so the reply is the code itself, cut where the fence closes; the code is sanitized as
+  EvalPlus does (only imports, definitions and assignments kept: a model's own example calls and
+  asserts would run before the tests). The prefill is recorded in the run's settings and
+  fingerprint. Backends that can continue an assistant turn: llama,
   hf, anthropic.
 
 ``--samples n`` with ``--temperature T`` draws n programs per problem; ``pass@k`` uses the unbiased
@@ -38,7 +40,7 @@ from llmatlas.tasks.scorers import CodeOptions, CodeScorer, FileContext, ScoreIt
 from llmatlas.tasks.scorers import build_program as assemble
 from llmatlas.tasks.scorers import extract_code as extract_code
 from llmatlas.tasks.scorers import pass_at_k as pass_at_k
-from llmatlas.tasks.task import Sample, Score
+from llmatlas.tasks.task import Dataset, Sample, Score
 
 CODEX_STOPS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 INSTRUCTION = (
@@ -59,7 +61,7 @@ def build_program(prompt: str, completion: str, entry_point: str, chat: bool) ->
     return assemble(prompt, completion, entry_point, extract=chat)
 
 
-def code_scorer(chat: bool) -> CodeScorer:
+def code_scorer(chat: bool, sanitize: bool = False) -> CodeScorer:
     """The ``code`` scorer HumanEval is scored with; as a task file would declare it::
 
     scorer:
@@ -68,6 +70,7 @@ def code_scorer(chat: bool) -> CodeScorer:
       test: "{{ test }}"
       entry_point: "{{ entry_point }}"
       extract_code: false       # true for humaneval_instruct
+      sanitize: false           # true for humaneval_instruct_prefill, as EvalPlus scores
       timeout: 15               # the sandbox's default limits
       cpu_seconds: 10
       memory_mb: 1024
@@ -79,6 +82,7 @@ def code_scorer(chat: bool) -> CodeScorer:
         test="{{ test }}",
         entry_point="{{ entry_point }}",
         extract_code=chat,
+        sanitize=sanitize,
         timeout=limits.wall_seconds,
         cpu_seconds=limits.cpu_seconds,
         memory_mb=limits.memory_bytes >> 20,
@@ -99,7 +103,17 @@ class HumanEvalTask(GenerationTask):
             chat=chat,
             prefill=EVALPLUS_PREFILL if prefill else "",
         )
-        self.scorer = code_scorer(chat)
+        self.scorer = code_scorer(chat, sanitize=prefill)
+
+    def identity(self, judge: dict[str, Any] | None) -> dict[str, Any]:
+        """A sanitized run scores differently from one that is not: its fingerprint says so."""
+        out = super().identity(judge)
+        if self.scorer.options.sanitize:
+            out["sanitize"] = True
+        return out
+
+    def settings(self, dataset: Dataset) -> dict[str, Any]:
+        return {**super().settings(dataset), "sanitize": self.scorer.options.sanitize}
 
     def set_samples(self, n: int, temperature: float | None = None) -> None:
         """n samples per problem; pass@k for k in 1, 10, 100 up to n."""

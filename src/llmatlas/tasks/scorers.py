@@ -10,6 +10,7 @@ examples/tasks/README.md for the reference users read.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
@@ -584,17 +585,47 @@ def ends_with_stub(prefix: str, entry_point: str) -> bool:
     return _defines(entry_point).match(last) is not None
 
 
-def build_program(prefix: str, output: str, entry_point: str | None, extract: bool) -> str:
+_KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+
+
+def sanitize_code(code: str) -> str:
+    """The model's definitions without its own tries: EvalPlus's sanitizer in short.
+
+    Imports, functions, classes and top-level assignments stay; the statements a model adds to try
+    its code (asserts, prints, calls, ``if __name__ == "__main__":`` blocks) go, since they run
+    before the real tests and fail a correct function with a wrong example of its own. Code that
+    does not parse is left as it is (the check then reports the syntax error).
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    kept = [n for n in tree.body if isinstance(n, _KEPT)]
+    if len(kept) == len(tree.body):
+        return code
+    lines = code.splitlines(keepends=True)
+
+    def source(n: ast.stmt) -> str:
+        start = min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))])
+        return "".join(lines[start - 1 : n.end_lineno])
+
+    return "".join(source(n) for n in kept)
+
+
+def build_program(prefix: str, output: str, entry_point: str | None, extract: bool, sanitize: bool = False) -> str:
     """The program a code check runs before its test: ``prefix`` followed by the model's code.
 
     Without ``extract`` the output continues the prefix as it is (a completion). With it, the code is
     the reply's fenced block (:func:`extract_code`); when that code defines the entry point again and the
     prefix ends with the entry point's stub (HumanEval's prompts do), the stub gets a body first, so the
-    model's whole function replaces it; a body alone continues the prefix.
+    model's whole function replaces it; a body alone continues the prefix. ``sanitize`` keeps only the
+    code's definitions (:func:`sanitize_code`).
     """
     if not extract:
         return prefix + output
     code = extract_code(output)
+    if sanitize:
+        code = sanitize_code(code)
     if entry_point and ends_with_stub(prefix, entry_point) and _defines(entry_point).search(code):
         return prefix + "\n    pass\n\n" + code
     return prefix + code
@@ -605,6 +636,9 @@ class CodeOptions(ScorerOptions):
     test: str = Field(description="Test code run after the program (a template): asserts, or check(candidate).")
     entry_point: str | None = Field(None, description="Function passed to check() (a template); none: just run.")
     extract_code: bool = Field(True, description="Take the code from the reply's ```python fence when it has one.")
+    sanitize: bool = Field(
+        False, description="Keep only the code's imports, definitions and assignments (EvalPlus's sanitizer)."
+    )
     timeout: float = Field(10.0, gt=0, le=600, description="Wall-clock seconds per check.")
     cpu_seconds: int | None = Field(None, ge=1, le=600, description="CPU seconds per process; default: the timeout.")
     memory_mb: int = Field(1024, ge=64, description="Address-space limit of the checked program.")
@@ -650,9 +684,13 @@ class CodeScorer(Scorer[CodeOptions]):
     def score_many(self, items: Sequence[ScoreItem], judge: Backend | None = None) -> list[Score]:
         from llmatlas.sandbox import run_many
 
-        extract = self.options.extract_code
+        extract, clean = self.options.extract_code, self.options.sanitize
         jobs = [
-            (build_program(it.data.prefix, it.text, it.data.entry_point, extract), it.data.test, it.data.entry_point)
+            (
+                build_program(it.data.prefix, it.text, it.data.entry_point, extract, clean),
+                it.data.test,
+                it.data.entry_point,
+            )
             for it in items
             if it.text is not None
         ]
