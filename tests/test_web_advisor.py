@@ -229,7 +229,7 @@ def test_measure_the_shortlist_runs_smollm2_and_reranks(tab: Tab) -> None:
     assert any("arc_challenge" in r for r in runs) and any("smollm2" in r for r in runs), runs
     page.fill("#measure-panel input[name='limit']", "3")
     page.click("#measure")
-    page.wait_for_selector(".advice .alert-ok", timeout=300_000)  # ranked again: a new result
+    page.wait_for_selector(".advice .alert-ok", timeout=120_000)  # ranked again: a new result
     assert "measured here" in page.locator("table.shortlist tbody tr").first.inner_text()
     assert page.locator("#measure-panel progress").get_attribute("max") is not None
     tab.assert_clean()

@@ -782,8 +782,10 @@ function measurePanel(view, onDone) {
   const log = h("ul", { class: "measure-log", "aria-live": "polite" });
   const status = h("p", { class: "measure-status" });
   go.addEventListener("click", async () => {
-    const n = readInt(go.closest(".panel"), "limit", 1, 2000);
-    if (n === null) return (status.textContent = "Items: a whole number from 1 to 2000.");
+    const n = Number(limit.value);
+    const ok = limit.value !== "" && Number.isInteger(n) && n >= 1 && n <= 2000;
+    limit.classList.toggle("invalid", !ok);
+    if (!ok) return (status.textContent = "Items: a whole number from 1 to 2000.");
     advisorState.limit = n;
     go.disabled = true;
     fill(log);
