@@ -89,7 +89,7 @@ def test_default_serve_offers_no_mock_model(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_demo_adds_the_mock_models(tmp_path: Path) -> None:
-    cfg = Settings(models=[], labels={}, demo=True, arena_path=str(tmp_path / "arena.sqlite"))
+    cfg = Settings(models=[], demo=True, arena_path=str(tmp_path / "arena.sqlite"))
     with TestClient(create_app(cfg)) as c:
         served = specs(c)
         assert [b["spec"] for b in served] == ["mock:alpha", "mock:beta"]

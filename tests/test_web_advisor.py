@@ -43,7 +43,6 @@ budjet: 5
 def settings(tmp_path: Path, models: list[str] | None = None) -> Settings:
     return Settings(
         models=models if models is not None else [],
-        labels={},
         arena_path=str(tmp_path / "arena.sqlite"),
         journal_path=str(tmp_path / "runs.sqlite"),
     )

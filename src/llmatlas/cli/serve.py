@@ -40,32 +40,24 @@ def serve(
         import uvicorn
     except ImportError:
         raise LlmatlasError("the web UI needs FastAPI and uvicorn: pip install 'llmatlas[web]'") from None
-    from llmatlas.backends.endpoints import endpoints_path, load_endpoints
-    from llmatlas.backends.registry import public_spec
-    from llmatlas.web.app import DEMO_MODELS, LOOPBACK, Settings, create_app, embedded_models
+    from llmatlas.backends.endpoints import endpoints_path
+    from llmatlas.web.app import LOOPBACK, Settings, create_app
 
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(24)
-    named = {e.name: e.spec for e in load_endpoints()}
-    specs = [named.get(m, m) for m in model] if model else [*embedded_models(), *named.values()]
-    labels = {public_spec(spec): name for name, spec in named.items()}
     settings = Settings(
-        host=host,
-        token=token,
-        models=specs,
-        labels=labels,
-        demo=demo,
-        catalog_dirs=[str(d) for d in State.catalog_dirs],
+        host=host, token=token, models=model or None, demo=demo, catalog_dirs=[str(d) for d in State.catalog_dirs]
     )
     if settings.exposed:
         err_console.print(
             f"[bold red]warning:[/bold red] serving on {host}, reachable from other machines. Every API call "
             "needs the token; anyone with it can run your models and spend your API credits."
         )
+    application = create_app(settings)
+    pool = application.state.pool
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     console.print(f"llmatlas web UI: [bold]{url}{'?token=' + token if token else ''}[/bold]  (API docs: {url}docs)")
-    shown = [labels.get(public_spec(m), public_spec(m)) for m in specs] + (list(DEMO_MODELS) if demo else [])
-    console.print(f"models: {', '.join(shown) or 'none'}")
-    if not named:
+    console.print(f"models: {', '.join(pool.labels.get(s, s) for s in pool.specs) or 'none'}")
+    if not pool.labels:
         console.print(f"[dim]add your own models (name: SPEC) in {endpoints_path()}[/dim]")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(application, host=host, port=port, log_level="warning")

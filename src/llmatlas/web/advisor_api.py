@@ -33,6 +33,7 @@ from llmatlas.advise.requirements import (
     requirements_yaml,
 )
 from llmatlas.advise.schema import Recommendation
+from llmatlas.backends.registry import public_spec
 from llmatlas.catalog.catalog import Catalog
 from llmatlas.core.errors import LlmatlasError
 from llmatlas.engine.events import RunEvent, RunFinished, RunStarted, StepSaved
@@ -80,7 +81,7 @@ class Advice:
         self.catalog = catalog
         self.pool = pool
         self.journal_path = journal_path
-        self._kept: OrderedDict[str, tuple[Requirements, AdviceView]] = OrderedDict()
+        self._kept: OrderedDict[str, AdviceView] = OrderedDict()
         self._guard = threading.Lock()
         self.measuring = threading.Lock()  # one measurement at a time: it loads models and runs them
 
@@ -104,14 +105,11 @@ class Advice:
         return [f"{cid}={spec}" for cid, spec in self.pool.catalog_specs().items()]
 
     def plan(self, rec: Recommendation) -> MeasurePlan:
-        from llmatlas.advise.evaluate import parse_mapping
-
-        mapping = parse_mapping(self.eval_models(), self.catalog)
-        p = plan_evals(rec.shortlist, rec.requirements.task_weights, mapping, self.catalog)
-        runs = [{"model": m, "spec": self.pool.public(spec), "task": t} for m, spec, t in p.runs]
+        p = plan_evals(rec.shortlist, rec.requirements.task_weights, self.pool.catalog_specs(), self.catalog)
+        runs = [{"model": m, "spec": public_spec(spec), "task": t} for m, spec, t in p.runs]
         return MeasurePlan(runs=runs, skipped=p.skipped)
 
-    def keep(self, req: Requirements, rec: Recommendation) -> AdviceView:
+    def keep(self, rec: Recommendation) -> AdviceView:
         rid = uuid.uuid4().hex[:12]
         charts = [
             ChartView(key=c.key, title=c.title, caption=c.caption, image=_svg_data_url(c.svg))
@@ -122,19 +120,19 @@ class Advice:
         view = AdviceView(
             id=rid,
             recommendation=rec,
-            requirements_yaml=requirements_yaml(req),
+            requirements_yaml=requirements_yaml(rec.requirements),
             charts=charts,
             downloads=downloads,
             measure=self.plan(rec),
             filter_names={e.filter: filter_name(e.filter) for e in rec.excluded},
         )
         with self._guard:
-            self._kept[rid] = (req, view)
+            self._kept[rid] = view
             while len(self._kept) > KEEP:
                 self._kept.popitem(last=False)
         return view
 
-    def get(self, rid: str) -> tuple[Requirements, AdviceView]:
+    def get(self, rid: str) -> AdviceView:
         with self._guard:
             found = self._kept.get(rid)
         if found is None:
@@ -146,7 +144,7 @@ class Advice:
             rec = api.recommend(req, self.catalog, journal_path=self.journal_path, **kw)
         except LlmatlasError as exc:  # an unknown model id in `models`, a bad date: the input's fault
             raise HTTPException(422, [{"type": "value_error", "loc": ["body"], "msg": str(exc)}]) from None
-        return self.keep(req, rec)
+        return self.keep(rec)
 
 
 def _event(kind: str, **data: Any) -> str:
@@ -207,7 +205,7 @@ def advisor_routes(advice: Advice) -> APIRouter:
 
     @router.get("/{rid}", response_model=AdviceView)
     def kept(rid: str) -> AdviceView:
-        return advice.get(rid)[1]
+        return advice.get(rid)
 
     @router.get(
         "/{rid}/report.{fmt}",
@@ -216,7 +214,7 @@ def advisor_routes(advice: Advice) -> APIRouter:
     )
     def report(rid: str, fmt: Literal["html", "md", "json"]) -> Response:
         """The report as the command line writes it (``recommend --report FILE``), as a download."""
-        _, view = advice.get(rid)
+        view = advice.get(rid)
         renderer, media, suffix = REPORTS[fmt]
         text = render(view.recommendation, renderer)
         name = f"llmatlas-recommendation-{rid}.{suffix}"
@@ -229,7 +227,7 @@ def advisor_routes(advice: Advice) -> APIRouter:
     )
     def requirements(rid: str) -> Response:
         """The requirements as a file for ``llmatlas recommend FILE``."""
-        _, view = advice.get(rid)
+        view = advice.get(rid)
         headers = {"Content-Disposition": 'attachment; filename="requirements.yaml"'}
         return Response(view.requirements_yaml, media_type="application/yaml", headers=headers)
 
@@ -244,7 +242,7 @@ def advisor_routes(advice: Advice) -> APIRouter:
         new recommendation (a new id), or ``error``."""
         from llmatlas.web.app import scrub  # the app module imports this one
 
-        req, _ = advice.get(rid)
+        req = advice.get(rid).recommendation.requirements
         if not advice.measuring.acquire(blocking=False):
             raise HTTPException(409, "a measurement is already running; wait for it to finish")
         events: queue.Queue[str | None] = queue.Queue()

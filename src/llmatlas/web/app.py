@@ -81,18 +81,19 @@ def embedded_models() -> list[str]:
     return ["smollm2"]
 
 
-def default_models() -> list[str]:
-    """What ``serve`` offers without ``--model``: the embedded model and the user's endpoints.
-    Mock models only in demo mode (``--demo``): a user is never offered a fake model by default."""
-    return [*embedded_models(), *(e.spec for e in load_endpoints())]
-
-
-def endpoint_labels() -> dict[str, str]:
-    """Public spec → the name the user gave it in endpoints.yaml, for the model pickers."""
-    return {public_spec(e.spec): e.name for e in load_endpoints()}
-
-
 DEMO_MODELS = ("mock:alpha", "mock:beta")
+
+
+def served_models(models: list[str] | None, demo: bool) -> tuple[list[str], dict[str, str]]:
+    """The specs ``serve`` offers, and each endpoint's name by its public spec (for the pickers).
+
+    ``models`` as given, where an endpoints.yaml name stands for its spec; None: the embedded
+    model and every endpoint. Mock models only in demo mode (``--demo``): a user is never offered
+    a fake model by default. The endpoints file is read once, here."""
+    named = {e.name: e.spec for e in load_endpoints()}
+    specs = [named.get(m, m) for m in models] if models is not None else [*embedded_models(), *named.values()]
+    specs += [m for m in DEMO_MODELS if demo and m not in specs]
+    return specs, {public_spec(spec): name for name, spec in named.items()}
 
 
 @dataclass
@@ -101,8 +102,7 @@ class Settings:
 
     host: str = "127.0.0.1"
     token: str | None = None  # required on every API call when set
-    models: list[str] = field(default_factory=default_models)
-    labels: dict[str, str] = field(default_factory=endpoint_labels)  # public spec -> endpoint name
+    models: list[str] | None = None  # specs or endpoint names; None: the embedded model and the endpoints
     demo: bool = False  # mock models added (``serve --demo``; the tests)
     arena_path: str | None = None
     journal_path: str | None = None
@@ -165,9 +165,6 @@ class Pool:
             if cid is not None and cid not in out:
                 out[cid] = self._real[spec]
         return out
-
-    def public(self, spec: str) -> str:
-        return public_spec(spec)
 
     def catalog_id(self, spec: str) -> str | None:
         return catalog_id_for_spec(spec, self.catalog)
@@ -237,8 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; tests build it directly, ``llmatlas serve`` runs it with uvicorn."""
     cfg = settings or Settings()
     catalog = load_catalog(cfg.catalog_dirs)
-    served = [*cfg.models, *(m for m in DEMO_MODELS if cfg.demo and m not in cfg.models)]
-    pool = Pool(served, catalog, cfg.labels)
+    served, labels = served_models(cfg.models, cfg.demo)
+    pool = Pool(served, catalog, labels)
     arena = ArenaStore(cfg.arena_path)
 
     @contextlib.asynccontextmanager
@@ -395,7 +392,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Where the served models come from and how to add one (the file's path, an example)."""
         return EndpointsInfo(
             file=str(endpoints_path()),
-            configured=sorted(cfg.labels.values()),
+            configured=sorted(labels.values()),
             example=EXAMPLE,
             demo=cfg.demo,
         )
