@@ -173,8 +173,7 @@ def _options(
                 cheapest = min(own, key=lambda d: d.cost.value or math.inf)
                 plan.breakeven_vs = f"{model.name} {cheapest.deployment_text}"
             latency, tps = _plan_speed(plan, book)
-            hw = deploy.hardware_of(plan)
-            cost = deploy.plan_fact(plan, book, hw)
+            cost = deploy.plan_fact(plan, book, res.rig)
             drafts.append(_Draft(model, "self-host", _deployment_text(plan), cost, tps, latency, plan=plan))
     return drafts, why
 

@@ -66,11 +66,9 @@ def rigs(req: Requirements) -> list[Rig]:
     on one provider's price (T4 and RTX 3090 are costed when named)."""
     spec: HardwareSpec | None = req.hosting.hardware
     if spec is None:
-        return [
-            _table_rig(hw, req.hosting.max_gpus, False, None, req.on)
-            for hw in hardware_table().values()
-            if hw.rental_price(on=req.on) is not None and len({p.provider for p in hw.prices}) >= 2
-        ]
+        rented = [hw for hw in hardware_table().values() if len({p.provider for p in hw.prices}) >= 2]
+        table = [_table_rig(hw, req.hosting.max_gpus, False, None, req.on) for hw in rented]
+        return [rig for rig in table if rig.gpu_hour_usd is not None]  # rented by the decision date
     if spec.gpu is not None:
         hw = get_hardware(spec.gpu)
         if spec.gpu_hour_usd is not None:
@@ -154,6 +152,7 @@ def _scaled(hw: Hardware, k: int) -> Hardware:
 class PlanResult:
     plan: SelfHostPlan | None
     reason: str | None  # why no plan fits (when ``plan`` is None)
+    rig: Rig | None = None  # what the plan runs on, with the table's price it pays (when it is one)
 
 
 def _option(model: Model, req: Requirements, rig: Rig, k: int, quant: str, api_ref: float) -> SelfHostPlan | str:
@@ -316,7 +315,7 @@ def _plan_key(plan: SelfHostPlan, quants: list[str]) -> tuple[float, int, int]:
 def plan_selfhost(model: Model, req: Requirements, api_ref: float = 0.0) -> PlanResult:
     """The cheapest working self-host plan (then the most precise format, then the fewest GPUs)."""
     quants = req.hosting.quantizations
-    plans: list[SelfHostPlan] = []
+    plans: list[tuple[SelfHostPlan, Rig]] = []
     reasons: list[str] = []
     for rig in rigs(req):
         for k in range(1, rig.max_gpus + 1):
@@ -326,25 +325,24 @@ def plan_selfhost(model: Model, req: Requirements, api_ref: float = 0.0) -> Plan
                 if isinstance(opt, str):
                     reasons.append(opt)
                     continue
-                plans.append(opt)
+                plans.append((opt, rig))
                 found = True
             if found and not rig.fixed:
                 break  # renting: more GPUs per replica only cost more once a format fits
     if not plans:
         # The most telling reason: the last one for the largest replica tried on the user's hardware.
         return PlanResult(None, reasons[-1] if reasons else "no hardware to host on")
-    best = min(plans, key=lambda p: _plan_key(p, quants))
-    return PlanResult(best, None)
+    best, rig = min(plans, key=lambda pr: _plan_key(pr[0], quants))
+    return PlanResult(best, None, rig)
 
 
-def plan_fact(plan: SelfHostPlan, book: SourceBook, rig_hw: Hardware | None) -> Fact:
+def plan_fact(plan: SelfHostPlan, book: SourceBook, rig: Rig | None) -> Fact:
     """Monthly cost of a self-host plan as a fact with its sources, the GPU price's among them."""
     sources = [book.estimate("selfhost"), book.estimate("memory"), book.estimate("speed")]
-    if rig_hw is not None and not rig_hw.id.startswith("memory:"):
-        sources.append(book.hardware(rig_hw))
-        offer = price_used(plan, rig_hw)
-        if offer is not None:
-            sources.append(book.hardware_price(rig_hw, offer))
+    if rig is not None and not rig.hw.id.startswith("memory:"):
+        sources.append(book.hardware(rig.hw))
+        if rig.offer is not None:
+            sources.append(book.hardware_price(rig.hw, rig.offer))
     gpus = plan.gpus_per_replica * plan.replicas
     if plan.monthly_usd is None:
         return Fact(text="unknown", evidence="unknown", sources=sources, note="no price per GPU-hour known")
@@ -366,19 +364,3 @@ def plan_fact(plan: SelfHostPlan, book: SourceBook, rig_hw: Hardware | None) -> 
         sources=sources,
         note=f"{gpus} × {plan.hardware_name} at ${plan.gpu_hour_usd:g}/GPU-hour × {HOURS_PER_MONTH:g} h{basis}",
     )
-
-
-def price_used(plan: SelfHostPlan, hw: Hardware) -> GpuPrice | None:
-    """The hardware table's offer a plan is priced at (None for a user's own price or none)."""
-    if plan.gpu_hour_usd is None or not plan.gpu_price_basis:
-        return None
-    return next(
-        (p for p in hw.prices if p.usd_per_hour == plan.gpu_hour_usd and plan.gpu_price_basis.startswith(p.describe())),
-        None,
-    )
-
-
-def hardware_of(plan: SelfHostPlan) -> Hardware | None:
-    if plan.hardware.startswith("memory:"):
-        return None
-    return get_hardware(plan.hardware)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from llmatlas.catalog.schema import Kind
 from llmatlas.core.errors import InputError
 from llmatlas.core.validation import LineIndex, Problem, problems_of, validate_located
-from llmatlas.core.yamlparse import parse_yaml, read_yaml_mapping
+from llmatlas.core.yamlparse import dotted, parse_yaml, read_yaml_mapping
 
 # Task categories a requirements file can weight, and the benchmarks that evidence each one
 # (see advise/quality.py). ``long_documents`` is judged by context length, not by a benchmark.
@@ -233,8 +233,7 @@ class InvalidRequirements(InputError):
     def __init__(self, problems: list[Problem], source: str) -> None:
         self.problems = problems
         first = problems[0]
-        field = ".".join(str(p) for p in first.loc) or None
-        super().__init__(first.msg, path=source, line=first.line, field=field)
+        super().__init__(first.msg, path=source, line=first.line, field=dotted(first.loc) or None)
 
 
 def parse_requirements(text: str, source: str = "requirements.yaml") -> Requirements:

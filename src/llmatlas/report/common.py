@@ -266,7 +266,7 @@ def plan_sources(rec: Recommendation, c: Candidate) -> list[str]:
         return []
     hw = c.plan.hardware
     ids = ["est:memory", "est:speed", "est:selfhost", f"hw:{hw}"]
-    ids += [s for s in c.monthly_cost.sources if s == f"hwprice:{hw}" or s.startswith(f"hwprice:{hw}:")]  # its price
+    ids += [s for s in c.monthly_cost.sources if s.startswith(f"hwprice:{hw}:")]  # the GPU price it pays
     return [sid for sid in ids if sid in rec.sources]
 
 
